@@ -1,0 +1,1 @@
+"""Shipped YAML configuration (recipes, sources, model and training configs)."""

@@ -1,0 +1,1 @@
+"""Top layer: the stage graph, its runners, and the `symboliclight` command line."""

@@ -1,0 +1,1 @@
+"""Model layer: SymbolicLight V1, the GPT-2 baseline, Lightning training and evaluation."""

@@ -1,0 +1,1 @@
+"""Tokenizer layer: bilingual BPE training, loading, reports, and packing token shards."""
