@@ -71,6 +71,11 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             raise UserError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
         return value
     if tp is float:
+        if isinstance(value, str):  # PyYAML (YAML 1.1) reads `1e-4` as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise UserError(f"{where}: expected a number, got {value!r}")
         return float(value)

@@ -123,6 +123,7 @@ class _Cfg:
 def test_typed_config_refuses_unknown_keys_and_wrong_types() -> None:
     cfg = from_dict(_Cfg, apply_overrides({"name": "a"}, ["inner.rate=0.5", "steps=7", "tags=[x, y]"]))
     assert cfg == _Cfg("a", 7, _Inner(0.5), ["x", "y"])
+    assert from_dict(_Cfg, apply_overrides({"name": "a"}, ["inner.rate=1e-4"])).inner.rate == 1e-4
     with pytest.raises(UserError, match="unknown key 'stepz'"):
         from_dict(_Cfg, {"name": "a", "stepz": 3})
     with pytest.raises(UserError, match=r"steps: expected an integer"):
