@@ -19,6 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     sample.add_subcommand(csub, common())
     importer.add_subcommand(csub, common())
 
+    from .stages.cli import register_pipeline
+
+    register_pipeline(sub)
+
     p = csub.add_parser("stats", parents=[common()], help="documents, characters and bytes per domain and language")
     p.add_argument("version", metavar="VERSION", help="corpus version id, 'latest', or an artifact path")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")

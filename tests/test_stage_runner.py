@@ -1,0 +1,144 @@
+"""The stage runner on the clean stage: versions, no-op reruns, conservation, quarantine, resume."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from clean_fixtures import english_docs, load, small_corpus
+from symboliclight.pipeline.documents import read_jsonl_zst
+from symboliclight.pipeline.errors import UserError
+from symboliclight.pipeline.hashing import sha256_file
+from symboliclight.pipeline.stages import get_stage
+from symboliclight.pipeline.stages.executors import ExecutorConfig
+from symboliclight.pipeline.stages.runner import load_stage_config, run_stage
+
+BAD = {"news": [b"{not json\n", b"\xff\xfe broken utf8\n", b'{"id": "x", "text": "t", "metadata": {}}\n']}
+
+
+def _payload(path: Path) -> dict[str, str]:
+    """sha256 of every artifact file except the manifest (its creation time differs) and datatrove logs."""
+    return {p.relative_to(path).as_posix(): sha256_file(p) for p in sorted(path.rglob("*"))
+            if p.is_file() and p.name != "manifest.json" and "_datatrove" not in p.parts}
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runner")
+    inp = load(small_corpus(root / "in", extra_lines=BAD))
+    stage = get_stage("clean")
+    cfg = load_stage_config(stage)
+    res = run_stage(stage, inp, cfg, workdir=root / "work", executor=ExecutorConfig(tasks=2, workers=1))
+    return root, inp, stage, cfg, res
+
+
+def test_counts_conserved_and_quarantine(first_run):
+    _root, inp, _stage, _cfg, res = first_run
+    assert res.status == "done"
+    c = res.artifact.manifest["counts"]
+    assert c["in"]["documents"] == 60 + 40 + 6 + 3
+    assert c["in"]["documents"] == c["kept"]["documents"] + c["dropped"]["documents"] + c["quarantined"]
+    assert c["quarantined_per_reason"] == {"invalid_utf8": 1, "malformed_json": 1, "missing_domain": 1}
+    # the per reason x domain/lang table adds up to the dropped total
+    assert sum(t["documents"] for by in c["dropped_per_reason"].values() for t in by.values()) == c["dropped"]["documents"]
+    # every dropped document is in excluded/<reason>.jsonl.zst with its reason, with file and line for quarantine
+    kept = sum(1 for f in res.path.glob("*.jsonl.zst") for _ in read_jsonl_zst(f))
+    assert kept == c["kept"]["documents"]
+    q = list(read_jsonl_zst(res.path / "excluded/quarantine/malformed_json.jsonl.zst"))
+    assert q[0].metadata["file"] == "news.jsonl.zst" and q[0].metadata["line"] == 41
+    for reason, by in c["dropped_per_reason"].items():
+        docs = list(read_jsonl_zst(res.path / f"excluded/{reason}.jsonl.zst"))
+        assert len(docs) == sum(t["documents"] for t in by.values())
+        assert all(d.metadata["drop_reason"] == reason for d in docs)
+    assert (res.path / "funnel.png").stat().st_size > 1000
+    assert not (res.path / "_parts").exists()
+
+
+def test_rerun_is_noop_and_task_count_does_not_change_bytes(first_run, tmp_path):
+    root, inp, stage, cfg, res = first_run
+    again = run_stage(stage, inp, cfg, workdir=root / "work", executor=ExecutorConfig(tasks=2, workers=1))
+    assert again.status == "cached" and again.version == res.version
+    other = run_stage(stage, inp, cfg, workdir=tmp_path, executor=ExecutorConfig(tasks=3, workers=1))
+    assert other.version == res.version
+    assert _payload(other.path) == _payload(res.path)
+
+
+def test_config_change_gives_new_version(first_run, tmp_path):
+    _root, inp, stage, cfg, res = first_run
+    changed = dataclasses.replace(cfg, min_chars=cfg.min_chars + 1)
+    from symboliclight.pipeline.stages.runner import stage_version
+
+    assert stage_version(stage, changed, inp) != res.version
+    assert stage_version(stage, cfg, inp) == res.version
+
+
+def test_strict_makes_bad_line_fatal(first_run, tmp_path):
+    _root, inp, stage, cfg, _res = first_run
+    with pytest.raises(UserError, match=r"news.jsonl.zst:41: malformed_json"):
+        run_stage(stage, inp, cfg, workdir=tmp_path, strict=True, executor=ExecutorConfig(tasks=1, workers=1))
+
+
+def test_corrupted_intermediate_is_named(first_run, tmp_path):
+    root, _inp, stage, cfg, res = first_run
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(res.path, copy)
+    target = copy / "tech-en.jsonl.zst"
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with pytest.raises(UserError, match=r"tech-en\.jsonl\.zst: sha256 does not match"):
+        run_stage(stage, load(copy), cfg, workdir=tmp_path / "w")
+
+
+_KILL_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from clean_fixtures import load
+from symboliclight.pipeline.stages import get_stage
+from symboliclight.pipeline.stages.executors import ExecutorConfig
+from symboliclight.pipeline.stages.runner import load_stage_config, run_stage
+st = get_stage("clean")
+run_stage(st, load({inp!r}), load_stage_config(st), workdir={work!r}, executor=ExecutorConfig(tasks=4, workers=1))
+"""
+
+
+def test_sigkill_midway_then_rerun_is_byte_identical(tmp_path):
+    from clean_fixtures import make_corpus
+
+    en = english_docs()
+    docs = [("en", t) for t in (en * 2)[:500]]
+    inp = load(make_corpus(tmp_path / "in", {"tech-en": docs}))
+    stage = get_stage("clean")
+    cfg = load_stage_config(stage)
+    ref = run_stage(stage, inp, cfg, workdir=tmp_path / "ref", executor=ExecutorConfig(tasks=4, workers=1))
+
+    work = tmp_path / "killed"
+    script = _KILL_SCRIPT.format(tests=str(Path(__file__).parent), inp=str(inp.path), work=str(work))
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    marker = work / "corpus" / ref.version / "_datatrove" / "clean.t4" / "completions" / "00000"
+    deadline = time.time() + 120
+    while not marker.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    killed_midway = proc.poll() is None
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert killed_midway, "the stage finished before it could be killed"
+    out = work / "corpus" / ref.version
+    assert not (out / "manifest.json").exists()
+    done = sorted(p.name for p in (out / "_datatrove/clean.t4/completions").iterdir())
+    assert "00000" in done and len(done) < 4
+
+    res = run_stage(stage, inp, cfg, workdir=work, executor=ExecutorConfig(tasks=4, workers=1))
+    assert res.status == "done"
+    assert _payload(res.path) == _payload(ref.path)
+    assert json.loads((res.path / "manifest.json").read_text())["files"] == ref.artifact.manifest["files"]
