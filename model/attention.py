@@ -7,8 +7,12 @@ dropout; a query with no admissible key outputs 0 (no NaN, no gradient), and eve
 multiplied by the query's own activity a_i. RoPE (rotate-half, frequencies θ^{−2i/d_h}) is applied
 to Q and K per head.
 
-Training uses a dense [S, S] boolean mask through SDPA (fine at S ≤ 2048); decoding uses the same
-code with cached keys, whose positions say which mask entries apply.
+Two implementations, chosen by `cfg.impl`:
+- oracle: a dense [S, S] boolean mask through SDPA (O(S²) memory and time);
+- fast: `local_attention.blocked_local_attention`, query blocks against their own keys, the W keys
+  before them and the anchors, O(S·(A + W + Q)), used whenever no cached keys precede the call.
+Decoding with cached keys (a few new queries against at most A + W + S keys) uses the dense mask
+over that short key list in both, whose positions say which mask entries apply.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from torch import Tensor, nn
 
 from .config import SymbolicLightConfig
 from .decoding import AttentionCache
+from .local_attention import blocked_local_attention
 
 
 def rope_inv_freq(head_dim: int, theta: float) -> Tensor:
@@ -35,6 +40,21 @@ def apply_rope(x: Tensor, positions: Tensor, inv_freq: Tensor) -> Tensor:
     half = x.shape[-1] // 2
     rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
     return (x.to(dtype) * cos + rotated.to(dtype) * sin).to(x.dtype)
+
+
+def rope_tables(positions: Tensor, inv_freq: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """(cos, sin) [S, d_h/2] of the RoPE angles, in `apply_rope`'s compute dtype."""
+    angles = positions.to(dtype)[:, None] * inv_freq.to(positions.device, dtype)[None, :]
+    return angles.cos(), angles.sin()
+
+
+def apply_rope_tables(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """`apply_rope` from precomputed half tables, working on the two halves (no rotated copy, no
+    full-width cos/sin): (x1·c − x2·s, x2·c + x1·s), the same roundings as x·cos + rotate_half(x)·sin."""
+    half = x.shape[-1] // 2
+    xd = x.to(cos.dtype)
+    x1, x2 = xd[..., :half], xd[..., half:]
+    return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1).to(x.dtype)
 
 
 def local_mask(q_pos: Tensor, k_pos: Tensor, window: int, n_anchors: int) -> Tensor:
@@ -61,6 +81,17 @@ class SpikeGatedAttention(nn.Module):
         self.k = nn.Linear(cfg.embed_dim, cfg.embed_dim, bias=False)
         self.v = nn.Linear(cfg.embed_dim, cfg.embed_dim, bias=False)
         self.register_buffer("inv_freq", rope_inv_freq(cfg.head_dim, cfg.rope_theta), persistent=False)
+        self._rope_key: tuple | None = None  # fast path: the last (offset, S, dtype, device) tables
+        self._rope: tuple[Tensor, Tensor] | None = None
+
+    def _rotate(self, x: Tensor, positions: Tensor, offset: int) -> Tensor:
+        if self.cfg.impl == "oracle":
+            return apply_rope(x, positions, self.inv_freq)
+        dtype = torch.promote_types(x.dtype, torch.float32)
+        key = (offset, positions.numel(), dtype, x.device, self.inv_freq.dtype, torch.is_inference_mode_enabled())
+        if key != self._rope_key:  # same every training step; recomputed per decoding step
+            self._rope, self._rope_key = rope_tables(positions, self.inv_freq, dtype), key
+        return apply_rope_tables(x, *self._rope)
 
     def _heads(self, x: Tensor) -> Tensor:
         B, S, _ = x.shape
@@ -73,10 +104,12 @@ class SpikeGatedAttention(nn.Module):
         trimmed to the anchors plus the last W positions."""
         B, S, D = x.shape
         positions = torch.arange(offset, offset + S, device=x.device)
-        q = apply_rope(self._heads(self.q(x)), positions, self.inv_freq)
-        k = apply_rope(self._heads(self.k(x)), positions, self.inv_freq)
+        q = self._rotate(self._heads(self.q(x)), positions, offset)
+        k = self._rotate(self._heads(self.k(x)), positions, offset)
         v = self._heads(self.v(x))
+        k_new, v_new = k, v
         k_active, k_pos = active, positions
+        blocked = self.cfg.impl == "fast" and (cache is None or cache.k is None)
         if cache is not None:
             if cache.k is not None:
                 k = torch.cat([cache.k, k], dim=2)
@@ -86,8 +119,12 @@ class SpikeGatedAttention(nn.Module):
             keep = (k_pos < self.cfg.n_anchors) | (k_pos >= offset + S - self.cfg.window)
             cache.k, cache.v = k[:, :, keep].detach(), v[:, :, keep].detach()
             cache.active, cache.positions = k_active[:, keep], k_pos[keep]
-        mask = local_mask(positions, k_pos, self.cfg.window, self.cfg.n_anchors)[None, None] \
-            & k_active[:, None, None, :]
-        out = masked_attention(q, k, v, mask)
+        if blocked:
+            out = blocked_local_attention(q, k_new, v_new, active, window=self.cfg.window,
+                                          n_anchors=self.cfg.n_anchors, block=self.cfg.attn_block, offset=offset)
+        else:
+            mask = local_mask(positions, k_pos, self.cfg.window, self.cfg.n_anchors)[None, None] \
+                & k_active[:, None, None, :]
+            out = masked_attention(q, k, v, mask)
         out = out.transpose(1, 2).reshape(B, S, D)
         return out * active[..., None].to(out.dtype)

@@ -18,6 +18,8 @@ from symboliclight.pipeline.recipe import shipped_config
 from symboliclight.pipeline.typed_config import apply_overrides, from_dict, load_yaml
 
 EncoderMask = Literal["lif", "topk"]
+Impl = Literal["fast", "oracle"]
+FFNSparse = Literal["auto", "dense", "sparse"]
 
 
 @dataclass
@@ -62,13 +64,18 @@ class SymbolicLightConfig:
     z_loss_samples: int = 128  # logit vectors sampled per batch; 0 = every position
     aux_loss_layers: list[int] = field(default_factory=list)  # 1-based block indices
     aux_loss_weight: float = 0.0  # total weight, split evenly over aux_loss_layers
-    # implementation
-    decay_chunk: int = 64  # chunk length of the chunked (parallel) decay form
+    # implementation (none of these change the function computed or the parameters)
+    impl: Impl = "fast"  # "oracle": Python-loop LIF, S×S decay convolution, dense-mask attention
+    decay_chunk: int = 64  # chunk length of the chunked (fast) decay form
+    attn_block: int = 64  # query block of the fast blockwise local attention
+    ffn_sparse: FFNSparse = "auto"  # FFN down projection over the binary hidden: gather-add or GEMM
+    ffn_sparse_max_density: float = 0.03  # "auto" gathers below this hidden firing rate (bench/)
     grad_checkpoint: bool = False  # per-block activation checkpointing in training
+    ffn_checkpoint: bool = False  # recompute the FFN hidden layer in backward (its [B,S,F] tensors)
 
     def __post_init__(self) -> None:
         positive = ("vocab_size", "embed_dim", "n_layers", "n_heads", "intermediate_dim", "max_seq_len",
-                    "decay_chunk", "prior_bottleneck_div")
+                    "decay_chunk", "attn_block", "prior_bottleneck_div")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise UserError(f"model config: {name} must be positive, got {getattr(self, name)}")
@@ -82,6 +89,8 @@ class SymbolicLightConfig:
             raise UserError("model config: attention and decay cannot both be off (the mixer would be empty)")
         if not 0.0 < self.topk_fraction <= 1.0:
             raise UserError(f"model config: topk_fraction must be in (0, 1], got {self.topk_fraction}")
+        if not 0.0 <= self.ffn_sparse_max_density <= 1.0:
+            raise UserError(f"model config: ffn_sparse_max_density must be in [0, 1], got {self.ffn_sparse_max_density}")
         if not 0.0 <= self.dropout < 1.0:
             raise UserError(f"model config: dropout must be in [0, 1), got {self.dropout}")
         for layer in self.aux_loss_layers:

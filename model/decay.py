@@ -3,16 +3,24 @@
     u_t = W_tcam (s_t · a_t)          (reshaped to [H, d_h])
     h_t = λ_h h_{t−1} + (1 − λ_h) u_t,   λ_h = sigmoid(r_h), r_h learnable, init 3.0
 
-Two exact forms of the same recurrence:
-- `decay_recurrent`: the step loop (the oracle, and the O(1)-per-token decoding step);
-- `decay_parallel`: chunked. Inside a chunk of C steps the output is a [C, C] lower-triangular
-  matrix (1 − λ) λ^{t−j} applied to u, plus λ^{t+1} times the state entering the chunk; the state
-  leaving the chunk is the chunk's last row. Cost O(S·C·D) instead of the reference's O(S²)
-  S-long convolution, and the powers are formed as exp((t − j)·log λ) with the upper triangle
-  masked *before* the exp, so nothing overflows.
+Three exact forms of the same recurrence:
+- `decay_recurrent`: the step loop (the O(1)-per-token decoding step);
+- `decay_convolution` (the oracle, the reference's form): a causal depthwise convolution with an
+  S-long kernel (1 − λ) λ^k, written as its [S, S] lower-triangular Toeplitz matrix, plus λ^{t+1}
+  times the carried state. O(S²·D) time and an [H, S, S] weight;
+- `decay_chunked` (the fast path): split S into chunks of C. Inside a chunk the output is the same
+  Toeplitz form at size [C, C] (one batched GEMM over every chunk at once); across chunks the state
+  is carried in closed form, the state entering chunk k being Σ_{j<k} λ^{C(k−1−j)} e_j + λ^{Ck} h_0
+  with e_j chunk j's own final state, an [n, n] matrix over the n = S/C chunks. O(S·C·D + n²·D),
+  no Python loop over time or chunks.
+
+Powers of λ are formed as exp(e·log λ) with the upper triangle masked *before* the exp (nothing
+overflows) and in fp32 at least (autocast is switched off around them).
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 import torch.nn.functional as F
@@ -33,33 +41,72 @@ def decay_recurrent(u: Tensor, logit: Tensor, h0: Tensor | None = None) -> tuple
     return torch.stack(out, dim=1), h
 
 
-def decay_parallel(u: Tensor, logit: Tensor, h0: Tensor | None = None, chunk: int = 64) -> tuple[Tensor, Tensor]:
-    """Chunked form of `decay_recurrent` (same signature, same values up to rounding)."""
-    B, S, H, d = u.shape
-    dtype = torch.promote_types(u.dtype, torch.float32)  # fp32 at least, fp64 stays fp64
-    log_lam = F.logsigmoid(logit.to(dtype))  # [H]
-    one_minus = torch.sigmoid(-logit.to(dtype))  # [H], 1 − λ without cancellation
-    h = u.new_zeros(B, H, d, dtype=dtype) if h0 is None else h0.to(dtype)
-    outs: list[Tensor] = []
-    with torch.autocast(device_type=u.device.type, enabled=False):  # keep the powers of λ in fp32
-        for start in range(0, S, chunk):
-            h = _decay_chunk(u[:, start:start + chunk].to(dtype), log_lam, one_minus, h, outs)
-    return torch.cat(outs, dim=1).to(u.dtype), h.to(u.dtype)
-
-
-def _decay_chunk(uc: Tensor, log_lam: Tensor, one_minus: Tensor, h: Tensor, outs: list[Tensor]) -> Tensor:
-    """One chunk of `decay_parallel`: appends the chunk's context to `outs`, returns the leaving state."""
-    c = uc.shape[1]  # uc [B, c, H, d]
-    idx = torch.arange(c, device=uc.device)
-    diff = idx[:, None] - idx[None, :]  # [c, c], t − j
+def _toeplitz(n: int, log_lam: Tensor, scale: Tensor | None, step: int = 1) -> Tensor:
+    """[H, n, n] with entry (t, j) = scale·λ^{step·(t − j)} for t ≥ j and 0 above the diagonal."""
+    idx = torch.arange(n, device=log_lam.device)
+    diff = idx[:, None] - idx[None, :]
     causal = diff >= 0
-    expo = torch.where(causal, diff, torch.zeros_like(diff)).to(log_lam.dtype)
-    weights = torch.exp(expo[None] * log_lam[:, None, None]) * causal * one_minus[:, None, None]  # [H, c, c]
-    ctx = torch.einsum("htj,bjhd->bthd", weights, uc)
-    carry = torch.exp((idx + 1).to(log_lam.dtype)[:, None] * log_lam[None, :])  # [c, H], λ^{t+1}
-    ctx = ctx + carry[None, :, :, None] * h[:, None]
-    outs.append(ctx)
-    return ctx[:, -1]
+    expo = torch.where(causal, diff, torch.zeros_like(diff)).to(log_lam.dtype) * step
+    weights = torch.exp(expo[None] * log_lam[:, None, None]) * causal
+    return weights if scale is None else weights * scale[:, None, None]
+
+
+def _compute_dtype(u: Tensor) -> torch.dtype:
+    return torch.promote_types(u.dtype, torch.float32)  # fp32 at least, fp64 stays fp64
+
+
+def _full_precision(device: torch.device) -> contextlib.AbstractContextManager:
+    """Autocast off (decay powers need fp32); the meta device has no autocast, used for FLOP counts."""
+    if device.type == "meta":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, enabled=False)
+
+
+def decay_convolution(u: Tensor, logit: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """The oracle: context_t = Σ_{j≤t} (1−λ) λ^{t−j} u_j + λ^{t+1} h_0 (t from 0), as one [S, S] product."""
+    B, S, H, d = u.shape
+    dtype = _compute_dtype(u)
+    with _full_precision(u.device):
+        log_lam = F.logsigmoid(logit.to(dtype))
+        weights = _toeplitz(S, log_lam, torch.sigmoid(-logit.to(dtype)))  # [H, S, S]
+        ctx = torch.einsum("htj,bjhd->bthd", weights, u.to(dtype))
+        if h0 is not None:
+            t1 = torch.arange(1, S + 1, device=u.device, dtype=dtype)
+            ctx = ctx + torch.exp(t1[:, None] * log_lam[None, :])[None, :, :, None] * h0.to(dtype)[:, None]
+    return ctx.to(u.dtype), ctx[:, -1].to(u.dtype)
+
+
+def decay_chunked(u: Tensor, logit: Tensor, h0: Tensor | None = None, chunk: int = 64) -> tuple[Tensor, Tensor]:
+    """The fast path: same values as `decay_convolution` (up to rounding) in O(S·C)."""
+    B, S, H, d = u.shape
+    dtype = _compute_dtype(u)
+    C = max(1, min(chunk, S))
+    n = -(-S // C)
+    with _full_precision(u.device):
+        log_lam = F.logsigmoid(logit.to(dtype))  # [H]
+        uc = u.to(dtype)
+        if n * C != S:  # zeros appended at the end change nothing before them
+            uc = F.pad(uc, (0, 0, 0, 0, 0, n * C - S))
+        uc = uc.view(B, n, C, H, d)
+        inner = torch.einsum("htj,bnjhd->bnthd", _toeplitz(C, log_lam, torch.sigmoid(-logit.to(dtype))), uc)
+        carry = torch.exp(torch.arange(1, C + 1, device=u.device, dtype=dtype)[:, None] * log_lam[None, :])  # [C, H]
+        if n > 1 or h0 is not None:
+            ends = inner[:, :, -1]  # [B, n, H, d]: each chunk's final state from a zero start
+            # state entering chunk k: Σ_{j<k} λ^{C(k−1−j)} e_j  (+ λ^{Ck} h_0)
+            between = _toeplitz(n, log_lam, None, step=C)  # [H, n, n], (k, j) → λ^{C(k−j)}
+            shifted = F.pad(ends, (0, 0, 0, 0, 1, 0))[:, :n]  # e_{k−1} at k, zero at k = 0
+            entering = torch.einsum("hkj,bjhd->bkhd", between, shifted)
+            if h0 is not None:
+                k = torch.arange(n, device=u.device, dtype=dtype)
+                entering = entering + torch.exp(k[:, None] * C * log_lam[None, :])[None, :, :, None] * h0.to(dtype)[:, None]
+            inner = inner + carry[None, None, :, :, None] * entering[:, :, None]
+        ctx = inner.reshape(B, n * C, H, d)[:, :S]
+    return ctx.to(u.dtype), ctx[:, -1].to(u.dtype)
+
+
+def decay_parallel(u: Tensor, logit: Tensor, h0: Tensor | None = None, chunk: int = 64) -> tuple[Tensor, Tensor]:
+    """Chunked form of `decay_recurrent` (kept name; same as `decay_chunked`)."""
+    return decay_chunked(u, logit, h0, chunk)
 
 
 class DecayPath(nn.Module):
@@ -68,15 +115,20 @@ class DecayPath(nn.Module):
     def __init__(self, cfg: SymbolicLightConfig) -> None:
         super().__init__()
         self.n_heads, self.head_dim, self.chunk = cfg.n_heads, cfg.head_dim, cfg.decay_chunk
+        self.oracle = cfg.impl == "oracle"
         self.proj = nn.Linear(cfg.embed_dim, cfg.embed_dim, bias=False)
         self.logit = nn.Parameter(torch.full((cfg.n_heads,), cfg.decay_init_logit))
 
     def forward(self, spikes: Tensor, active: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """spikes [B, S, D], active [B, S] bool, state [B, H, d_h] or None → (decay_output [B, S, D], state)."""
         B, S, D = spikes.shape
+        # s·a equals s in value (a silent position is all zeros) but not in gradient: the surrogate
+        # gradient of a silent position's spikes is cut by a = 0, so the product stays in both forms
         u = self.proj(spikes * active[..., None].to(spikes.dtype)).view(B, S, self.n_heads, self.head_dim)
         if S == 1 and state is not None:
             ctx, h = decay_recurrent(u, self.logit, state)
+        elif self.oracle:
+            ctx, h = decay_convolution(u, self.logit, state)
         else:
-            ctx, h = decay_parallel(u, self.logit, state, self.chunk)
+            ctx, h = decay_chunked(u, self.logit, state, self.chunk)
         return ctx.reshape(B, S, D), h

@@ -10,6 +10,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from .config import SymbolicLightConfig
+from .spike_kernels import lif_scan_fast
 from .spiking import lif_scan, topk_spike
 
 
@@ -27,6 +28,10 @@ class SpikeEncoder(nn.Module):
         c0 = self.norm(emb)
         if cfg.encoder_mask == "topk":
             return topk_spike(c0, cfg.topk, cfg.threshold, cfg.surrogate_alpha), c0, None
-        spikes, v = lif_scan(c0, membrane, leak=cfg.leak, threshold=cfg.threshold,
-                             clamp=cfg.membrane_clamp, alpha=cfg.surrogate_alpha)
+        if cfg.impl == "fast":  # one native pass; the oracle is the Python time loop
+            v0 = membrane if membrane is not None else c0.new_zeros(c0.shape[0], c0.shape[2])
+            spikes, v = lif_scan_fast(c0, v0, cfg.leak, cfg.threshold, cfg.membrane_clamp, cfg.surrogate_alpha)
+        else:
+            spikes, v = lif_scan(c0, membrane, leak=cfg.leak, threshold=cfg.threshold,
+                                 clamp=cfg.membrane_clamp, alpha=cfg.surrogate_alpha)
         return spikes, c0, v

@@ -28,6 +28,7 @@ from .head import PriorHead
 from .mixer import DualPathMixer
 from .objective import ModelOutput, cross_entropy, z_loss
 from .sparsity import SparsityMeter
+from .spike_kernels import spike_fast
 from .spiking import spike
 
 
@@ -35,6 +36,7 @@ class Block(nn.Module):
     def __init__(self, cfg: SymbolicLightConfig) -> None:
         super().__init__()
         self.threshold, self.alpha = cfg.threshold, cfg.surrogate_alpha
+        self.spike = spike_fast if cfg.impl == "fast" else spike
         self.mixer = DualPathMixer(cfg)
         self.ffn = SpikingFeedForward(cfg)
 
@@ -43,7 +45,7 @@ class Block(nn.Module):
         """→ (block output spikes s'', c'', mixer output c', FFN hidden spikes z)."""
         mixed = self.mixer(spikes, cont, offset, cache)
         out, hidden = self.ffn(mixed)
-        return spike(out, self.threshold, self.alpha), out, mixed, hidden
+        return self.spike(out, self.threshold, self.alpha), out, mixed, hidden
 
 
 class SymbolicLight(nn.Module):
