@@ -11,7 +11,6 @@ spills, training checkpoints) picks up where it stopped.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -22,8 +21,6 @@ from symboliclight.pipeline.artifacts import atomic_write_text
 
 from .graph import Graph, Planned
 from .nodes import NodeContext, check_inputs, run_node, stderr
-
-FOLLOWUP_ENV = "SYMBOLICLIGHT_SLURM_FOLLOWUP"
 
 
 @dataclass
@@ -86,10 +83,6 @@ def run_graph(graph: Graph, workdir: str | Path, *, until: str | None = None, on
         log(f"[graph] {p.node.name} {p.version}: {status} in {seconds:.1f}s")
         if status == "submitted":
             break
-        if p.node.datatrove:
-            # the follow-up job's guard against resubmitting failed arrays applies to the stage it
-            # was queued for; the next stage's arrays are submitted normally
-            os.environ.pop(FOLLOWUP_ENV, None)
     if records and all(r.status in ("cached", "done") for r in records) and only is None:
         write_run_report(workdir, [by_name[r.stage] for r in records], records)
     return records

@@ -82,7 +82,9 @@ class Artifact:
         return self.manifest["stage"]
 
     def file(self, rel: str) -> Path:
-        return safe_relpath(self.path, rel)
+        """`self.path / rel`, after checking that `rel` stays inside the artifact directory."""
+        safe_relpath(self.path, rel)
+        return self.path / rel
 
     def verify_files(self, hashes: bool = True) -> None:
         """Check every file the manifest lists: present, right size and (optionally) right sha256."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from clean_fixtures import english_docs, load, make_corpus, small_corpus
+from symboliclight.pipeline.errors import UserError
 from symboliclight.pipeline.stages import get_stage
 from symboliclight.pipeline.stages.executors import ExecutorConfig, RayConfig, SlurmConfig
 from symboliclight.pipeline.stages.runner import PipelineSpec, load_stage_config, run_stage
@@ -76,6 +77,14 @@ def test_slurm_arrays_dependencies_and_followup(tmp_path, monkeypatch):
     assert json.loads((dt / "clean.t4" / "ranks_to_run.json").read_text()) == [0, 1, 2, 3]
     assert re.search(r"launch_pickled_pipeline \S*clean\.t4/executor\.pik", second["script"])
     assert not (res.path / "manifest.json").exists()
+    # the follow-up names the version it finishes: only that stage treats incomplete tasks as failure
+    assert f"export SYMBOLICLIGHT_SLURM_FOLLOWUP={res.version}" in finish[0]["script"]
+    monkeypatch.setenv("SYMBOLICLIGHT_SLURM_FOLLOWUP", res.version)
+    with pytest.raises(UserError, match="Slurm tasks incomplete"):
+        run_stage(two, inp, load_stage_config(clean), workdir=tmp_path / "w", executor=ex, resume_command=cmd)
+    monkeypatch.setenv("SYMBOLICLIGHT_SLURM_FOLLOWUP", "another-stage-version")
+    again = run_stage(two, inp, load_stage_config(clean), workdir=tmp_path / "w", executor=ex, resume_command=cmd)
+    assert again.status == "submitted"
 
 
 @pytest.mark.slow

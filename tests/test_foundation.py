@@ -84,6 +84,15 @@ def test_resolve_by_version_latest_and_path(tmp_path: Path) -> None:
         artifacts.resolve("nope", "corpus", tmp_path)
 
 
+def test_artifact_files_under_a_relative_workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write_corpus(tmp_path / "w" / "corpus" / "v1")
+    monkeypatch.chdir(tmp_path)
+    art = artifacts.resolve("v1", "corpus", "w")
+    files = [art.file(e["path"]) for e in art.manifest["files"]]
+    assert all(f.relative_to(art.path) for f in files)  # callers may relate files to the artifact
+    assert sum(1 for f in files for _ in read_jsonl_zst(f)) == len(DOCS)
+
+
 def test_manifest_paths_may_not_escape(tmp_path: Path) -> None:
     art = _write_corpus(tmp_path / "c")
     with pytest.raises(UserError, match="escapes"):

@@ -101,11 +101,17 @@ def _ensure_ray(rc: RayConfig) -> None:
             ray.init(num_cpus=rc.num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False)
 
 
-def submit_followup(cfg: SlurmConfig, script_path: Path, command: list[str], after_job: str, log_dir: Path) -> str:
+FOLLOWUP_ENV = "SYMBOLICLIGHT_SLURM_FOLLOWUP"
+
+
+def submit_followup(cfg: SlurmConfig, script_path: Path, command: list[str], after_job: str, log_dir: Path,
+                    version: str) -> str:
     """Queue the command that finishes the stage (merge + manifest) once the arrays succeed.
 
     The follow-up is the same `pipeline run` command again: with every datatrove task complete it
-    only merges and writes the manifest, then submits the next stage's arrays the same way.
+    only merges and writes the manifest, then submits the next stage's arrays the same way. It
+    carries the version it was queued for (`FOLLOWUP_ENV`), so only that stage treats incomplete
+    tasks as a failure; later stages in the same command submit their arrays normally.
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     lines = ["#!/bin/bash",
@@ -120,7 +126,7 @@ def submit_followup(cfg: SlurmConfig, script_path: Path, command: list[str], aft
         lines.append(f"#SBATCH --qos={cfg.qos}")
     if cfg.env_command:
         lines.append(cfg.env_command)
-    lines += ["set -e", "export SYMBOLICLIGHT_SLURM_FOLLOWUP=1", shlex.join(command), ""]
+    lines += ["set -e", f"export {FOLLOWUP_ENV}={version}", shlex.join(command), ""]
     script_path.write_text("\n".join(lines), encoding="utf-8")
     try:
         out = subprocess.check_output(["sbatch", f"--dependency=afterok:{after_job}", str(script_path)], text=True)

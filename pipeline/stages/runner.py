@@ -40,7 +40,7 @@ from ..artifacts import MANIFEST, Artifact, artifact_dir, existing, set_latest, 
 from ..errors import UserError
 from ..hashing import version_id
 from ..typed_config import from_dict, load_yaml
-from .executors import ExecutorConfig, make_executor, submit_followup
+from .executors import FOLLOWUP_ENV, ExecutorConfig, make_executor, submit_followup
 from .parts import CorpusReader, MergeCounts, PartWriter, merge_parts
 
 KIND = "corpus"
@@ -199,7 +199,7 @@ def run_stage(stage: Stage, input_art: Artifact, config: Any, *, workdir: str | 
     if executor.kind == "slurm":
         pending = [s for s in specs if not _all_complete(out_dir / DATATROVE_DIR / _logname(s, ctx), s.tasks or ctx.tasks)]
         if pending:
-            if os.environ.get("SYMBOLICLIGHT_SLURM_FOLLOWUP"):
+            if os.environ.get(FOLLOWUP_ENV) == version:
                 raise UserError(f"stage {stage.name}: Slurm tasks incomplete in {out_dir / DATATROVE_DIR}; see its logs")
             _submit_slurm(ctx, specs, resume_command)
             return StageResult(stage.name, version, out_dir, "submitted")
@@ -234,7 +234,7 @@ def _submit_slurm(ctx: StageContext, specs: list[PipelineSpec], resume_command: 
     if job in (None, -1):  # everything was already complete
         job = "0"
     dt = ctx.out_dir / DATATROVE_DIR
-    submit_followup(ctx.executor.slurm, dt / "finish.slurm", resume_command, str(job), dt / "slurm_logs")
+    submit_followup(ctx.executor.slurm, dt / "finish.slurm", resume_command, str(job), dt / "slurm_logs", ctx.version)
 
 
 def _finish(ctx: StageContext) -> Artifact:
