@@ -13,5 +13,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # torch is pinned to the CPU build first: an unpinned torch resolves to a multi-GB CUDA build.
 .venv/bin/python -m pip install -q --disable-pip-version-check "torch==2.13.0"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+# dev: test tools; airflow and ray: the orchestrators the tests exercise for real
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,airflow,ray]"
 echo "setup: ok ($(.venv/bin/symboliclight --version))"
