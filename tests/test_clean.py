@@ -157,3 +157,20 @@ def test_clean_block_routes_domains(cfg):
     assert reason is None
     lang, reason, _ = block.decide("Open file\nSave", "translation", "mixed")
     assert reason == "translation_no_han"
+
+
+def test_math_problems_keep_their_own_rules(cfg):
+    """Arithmetic word problems are mostly numbers and symbols: the default prose rules would drop
+    every one as `gopher_below_alpha_threshold`; the math rule sets keep them."""
+    from symboliclight.pipeline.sources.synthetic_math import problem_set
+    from symboliclight.pipeline.stages.quality import prose_reason
+
+    block = CleanBlock(cfg)
+    sets = [problem_set(0, i, 6) for i in range(20)]
+    verdicts = [block.decide(zh, "math", "zh") for zh, _ in sets] + [block.decide(en, "math", "en") for _, en in sets]
+    kept = sum(1 for _, reason, _ in verdicts if reason is None)
+    assert kept >= 0.9 * len(verdicts)
+    # the same English text under the plain English rules is dropped for its numbers
+    en = sets[0][1]
+    splitter = block.splitter("en", cfg.quality.en)
+    assert prose_reason(en, splitter.word_ids(en), splitter.index, cfg.quality.en) == "gopher_below_alpha_threshold"

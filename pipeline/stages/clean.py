@@ -32,7 +32,21 @@ class QualityConfig:
     mixed: ProseRules = field(default_factory=lambda: ProseRules(words="jieba"))
     code: CodeRules = field(default_factory=CodeRules)
     translation: TranslationRules = field(default_factory=TranslationRules)
-    domain_rules: dict[str, str] = field(default_factory=lambda: {"code": "code", "translation": "translation"})
+    # math word problems: prose rules per language, but numbers and symbols are words there
+    math_en: ProseRules = field(default_factory=lambda: ProseRules(fineweb=None))
+    math_zh: ProseRules = field(default_factory=lambda: ProseRules(words="jieba", fineweb=None))
+    domain_rules: dict[str, str] = field(default_factory=lambda: {"code": "code", "translation": "translation",
+                                                                  "math": "math"})
+
+    def rule_set(self, domain: str, lang: str) -> str:
+        """The rule set for a document: its domain's (per language where `<set>_<lang>` exists), else
+        its language's. A domain whose rule set has no variant for the language uses the language's."""
+        kind = self.domain_rules.get(domain)
+        if kind is None:
+            return lang
+        if hasattr(self, f"{kind}_{lang}"):
+            return f"{kind}_{lang}"
+        return kind if isinstance(getattr(self, kind, None), CodeRules | TranslationRules | ProseRules) else lang
 
 
 @dataclass
@@ -84,7 +98,7 @@ class CleanBlock(PipelineStep):
         if lid.reason:
             return _Verdict(lang, lid.reason, meta)
         q = self.cfg.quality
-        kind = q.domain_rules.get(domain) or lang
+        kind = q.rule_set(domain, lang)
         if kind == "code":
             return _Verdict(lang, code_reason(text, q.code), meta)
         if kind == "translation":
