@@ -11,8 +11,10 @@ For each model config and context length, in the same process and interleaved ro
   the RSS before it, in a fresh subprocess with the model and inputs already built, so it counts
   activations, gradients and workspace; on CUDA `max_memory_allocated` above the allocation before.
 
-Models: `symboliclight-fast` (`impl=fast`), `symboliclight-oracle` (`impl=oracle`, the Python LIF
-loop, S×S decay convolution and dense-mask attention) and `gpt2` built by `matched_gpt2_config`
+Models: `symboliclight-fast` (`impl=fast`: native LIF scan, native decay scan, fused QKV + RoPE +
+blockwise attention over strided key spans, fused gate mix and spike counts, ring-buffer decoding
+cache), `symboliclight-oracle` (`impl=oracle`, the Python LIF loop, S×S decay convolution and
+dense-mask attention) and `gpt2` built by `matched_gpt2_config`
 (same width and vocabulary, depth chosen to match parameters within `--match-tolerance`). Dropout
 is a recipe choice, not an architecture one: both networks run with `--dropout` (default 0).
 
@@ -209,7 +211,9 @@ def bench_preset(preset: str, args: argparse.Namespace, device: torch.device) ->
                     _timed(lambda m=m, x=pre_idx: prefill(m, x, device, args.dtype), device) / pre_idx.numel())
                 times.setdefault((name, context, "decode"), []).append(
                     decode(m, dec_idx, args.decode_tokens, device, args.dtype) / args.decode_tokens)
-        print(f"  {preset}: round {r + 1}/{args.repeats} done", file=sys.stderr, flush=True)
+        args.round_loads.append(round(os.getloadavg()[0], 2))
+        print(f"  {preset}: round {r + 1}/{args.repeats} done (load {args.round_loads[-1]})", file=sys.stderr,
+              flush=True)
     results = []
     for context in args.context_list:
         for name in names:
@@ -357,9 +361,11 @@ def main(argv: list[str] | None = None) -> int:
                      "match_tolerance": args.match_tolerance, "torch": torch.__version__,
                      "load_average": list(os.getloadavg())},
     }
+    args.round_loads = []
     for preset in args.configs.split(","):
         report["results"].extend(bench_preset(preset, args, device))
     report["settings"]["load_average_end"] = list(os.getloadavg())
+    report["settings"]["load_average_1min_after_each_round"] = args.round_loads
     if args.ffn_crossover and device.type == "cpu":
         report["ffn_crossover"] = ffn_crossover(args)
     if device.type == "cuda":

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from . import native
 from .config import SymbolicLightConfig
 
 
@@ -104,9 +105,68 @@ def decay_chunked(u: Tensor, logit: Tensor, h0: Tensor | None = None, chunk: int
     return ctx.to(u.dtype), ctx[:, -1].to(u.dtype)
 
 
+class _DecayScan(torch.autograd.Function):
+    """The recurrence as one native pass over time (channels vectorised, accumulated in double), and
+    its adjoint pass backward: O(S·D) time, no [C, C] weights, no layout copies."""
+
+    @staticmethod
+    def forward(ctx, u: Tensor, logit: Tensor, h0: Tensor | None) -> Tensor:
+        B, S, H, d = u.shape
+        uc = u.detach().contiguous()
+        h0c = None if h0 is None else h0.detach().to(u.dtype).contiguous()
+        lam = torch.sigmoid(logit.detach().double()).contiguous()
+        oml = torch.sigmoid(-logit.detach().double()).contiguous()
+        out = torch.empty_like(uc)
+        scratch = torch.empty(H * d, dtype=torch.float64)
+        getattr(native.kernels(), f"dscan_{native.suffix(uc)}")(
+            native.ptr(uc), native.ptr(h0c), native.ptr(out), B, S, H * d, d, native.ptr(lam), native.ptr(oml),
+            native.ptr(scratch))
+        ctx.save_for_backward(uc, out, h0c, lam, oml)
+        ctx.logit_dtype = logit.dtype
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        uc, out, h0c, lam, oml = ctx.saved_tensors
+        B, S, H, d = uc.shape
+        g = grad.contiguous()
+        gu = torch.empty_like(uc)
+        gh0 = torch.empty_like(h0c) if h0c is not None and ctx.needs_input_grad[2] else None
+        glam = torch.zeros(H, dtype=torch.float64)
+        scratch = torch.empty(H * d, dtype=torch.float64)
+        getattr(native.kernels(), f"dscanbwd_{native.suffix(uc)}")(
+            native.ptr(g), native.ptr(uc), native.ptr(out), native.ptr(h0c), native.ptr(gu), native.ptr(gh0),
+            native.ptr(glam), B, S, H * d, d, native.ptr(lam), native.ptr(oml), native.ptr(scratch))
+        g_logit = (glam * lam * oml).to(ctx.logit_dtype)  # dλ/dlogit = λ(1 − λ)
+        return gu, g_logit, gh0
+
+
+def decay_scan(u: Tensor, logit: Tensor, h0: Tensor | None = None, chunk: int = 64) -> tuple[Tensor, Tensor]:
+    """The CPU fast path: the native scan where it can run, else `decay_chunked` (GPU, bf16, no compiler)."""
+    if native.usable(u) and (h0 is None or h0.dtype == u.dtype) and not torch.is_autocast_enabled(u.device.type):
+        ctx = _DecayScan.apply(u, logit, h0)
+        return ctx, ctx[:, -1]
+    return decay_chunked(u, logit, h0, chunk)
+
+
 def decay_parallel(u: Tensor, logit: Tensor, h0: Tensor | None = None, chunk: int = 64) -> tuple[Tensor, Tensor]:
     """Chunked form of `decay_recurrent` (kept name; same as `decay_chunked`)."""
     return decay_chunked(u, logit, h0, chunk)
+
+
+class _ActiveGrad(torch.autograd.Function):
+    """s·a without the product: a silent position's spikes are all zeros, so s·a = s in value; only
+    the gradient differs (cut at silent positions), so forward is a view and backward one multiply."""
+
+    @staticmethod
+    def forward(ctx, spikes: Tensor, active: Tensor) -> Tensor:
+        ctx.save_for_backward(active)
+        return spikes.view_as(spikes)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (active,) = ctx.saved_tensors
+        return grad * active[..., None].to(grad.dtype), None
 
 
 class DecayPath(nn.Module):
@@ -118,17 +178,35 @@ class DecayPath(nn.Module):
         self.oracle = cfg.impl == "oracle"
         self.proj = nn.Linear(cfg.embed_dim, cfg.embed_dim, bias=False)
         self.logit = nn.Parameter(torch.full((cfg.n_heads,), cfg.decay_init_logit))
+        self._step_coef: tuple[tuple, Tensor, Tensor] | None = None  # decoding: (λ, 1 − λ) per head
 
     def forward(self, spikes: Tensor, active: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """spikes [B, S, D], active [B, S] bool, state [B, H, d_h] or None → (decay_output [B, S, D], state)."""
         B, S, D = spikes.shape
         # s·a equals s in value (a silent position is all zeros) but not in gradient: the surrogate
         # gradient of a silent position's spikes is cut by a = 0, so the product stays in both forms
-        u = self.proj(spikes * active[..., None].to(spikes.dtype)).view(B, S, self.n_heads, self.head_dim)
-        if S == 1 and state is not None:
+        if self.oracle:
+            gated = spikes * active[..., None].to(spikes.dtype)
+        else:
+            gated = _ActiveGrad.apply(spikes, active) if spikes.requires_grad else spikes
+        u = self.proj(gated).view(B, S, self.n_heads, self.head_dim)
+        if S == 1 and state is not None and not torch.is_grad_enabled():
+            ctx, h = self._step(u, state)
+        elif S == 1 and state is not None:
             ctx, h = decay_recurrent(u, self.logit, state)
         elif self.oracle:
             ctx, h = decay_convolution(u, self.logit, state)
         else:
-            ctx, h = decay_chunked(u, self.logit, state, self.chunk)
+            ctx, h = decay_scan(u, self.logit, state, self.chunk)
         return ctx.reshape(B, S, D), h
+
+    def _step(self, u: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+        """One decoding step h = λh + (1 − λ)u, as `decay_recurrent` computes it (inference only)."""
+        key = (self.logit.data_ptr(), self.logit._version, u.dtype)
+        if self._step_coef is None or self._step_coef[0] != key:  # fixed while the logits are
+            with torch.inference_mode(False), torch.no_grad():
+                self._step_coef = (key, torch.sigmoid(self.logit).to(u.dtype)[:, None],
+                                   torch.sigmoid(-self.logit).to(u.dtype)[:, None])
+        _, lam, one_minus = self._step_coef
+        h = torch.addcmul(lam * state.to(u.dtype), one_minus, u[:, 0])
+        return h[:, None], h

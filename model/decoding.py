@@ -3,9 +3,10 @@
 SymbolicLight (spec §2.11) carries, per sequence batch:
 - the encoder's LIF membrane (shape [B, D]), so the next token continues the same scan;
 - per block, the decay path's state h (shape [B, H, d_h]), which makes that path O(1) per token;
-- per block, a KV cache of post-RoPE keys, values, the keys' activity bits and absolute positions,
-  trimmed after every call to the A global anchors plus the last W positions (all that any later
-  query can still see), so memory stays bounded however long the generation runs;
+- per block, a KV cache of post-RoPE keys, values, the keys' activity (as an additive bias) and
+  absolute positions in a preallocated ring buffer of A + W + 1 slots (the A global anchors plus the
+  window), written in place, so memory stays bounded however long the generation runs and a step
+  copies one key, never the cache;
 - the absolute position of the next token (the RoPE offset).
 
 The GPT-2 baseline carries an ordinary per-layer KV cache bounded by its block size.
@@ -21,13 +22,48 @@ from torch import Tensor
 
 @dataclass
 class AttentionCache:
-    k: Tensor | None = None  # [B, H, T, d_h], RoPE already applied
-    v: Tensor | None = None  # [B, H, T, d_h]
-    active: Tensor | None = None  # [B, T] bool: the key position fired at least one spike
-    positions: Tensor | None = None  # [T] absolute positions of the cached keys
+    """Post-RoPE keys and values in a fixed ring buffer: A anchor slots (positions < A), then W + 1
+    window slots, position p ≥ A in slot A + (p − A) mod (W + 1). Written in place, never concatenated
+    or trimmed: a step writes one slot and attends over all of them under `bias`. After a call at
+    most A + W slots are live (the anchors and the last W positions); the one spare window slot holds
+    the oldest key of the window of the call just made, which no later query can see."""
+
+    k: Tensor | None = None  # [B, A + W + 1, H, d_h] (slot-major: a step writes one row), RoPE applied
+    v: Tensor | None = None  # [B, A + W + 1, H, d_h]
+    bias: Tensor | None = None  # [B, A + W + 1]: 0 for a key that fired, −inf for a silent key or empty slot
+    slot_pos: Tensor | None = None  # [A + W + 1] absolute position held by each slot, −1 when empty
+    n_anchors: int = 0
+    window: int = 0
+    end: int = 0  # one past the last position written
+
+    def slots(self, positions: Tensor) -> Tensor:
+        """Slot of each absolute position."""
+        A, R = self.n_anchors, self.window + 1
+        return torch.where(positions < A, positions, A + (positions - A).remainder(R))
+
+    def live(self) -> Tensor:
+        """[A + W + 1] bool: slots a query after `end` can still see (anchors and the last W positions)."""
+        p = self.slot_pos
+        return (p >= 0) & ((p < self.n_anchors) | (p >= self.end - self.window))
+
+    @property
+    def positions(self) -> Tensor | None:
+        """Absolute positions of the live keys, ascending."""
+        if self.slot_pos is None:
+            return None
+        return self.slot_pos[self.live()].sort().values
+
+    @property
+    def active(self) -> Tensor | None:
+        """[B, T] bool activity of the live keys, in `positions` order."""
+        if self.slot_pos is None:
+            return None
+        live = self.live()
+        order = self.slot_pos[live].sort().indices
+        return (self.bias[:, live] == 0)[:, order]
 
     def __len__(self) -> int:
-        return 0 if self.positions is None else int(self.positions.numel())
+        return 0 if self.slot_pos is None else int(self.live().sum())
 
 
 @dataclass

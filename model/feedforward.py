@@ -33,6 +33,7 @@ class SpikingFeedForward(nn.Module):
         self.down = nn.Linear(cfg.intermediate_dim, cfg.embed_dim, bias=False)
         self.norm = nn.LayerNorm(cfg.embed_dim)
         self.dropout = nn.Dropout(cfg.dropout)
+        self.hidden_ones: Tensor | None = None
 
     def _use_sparse(self, zd: Tensor, ones: Tensor) -> bool:
         """Gather-add when forced, or under "auto" when the firing rate (before dropout) is low."""
@@ -47,6 +48,7 @@ class SpikingFeedForward(nn.Module):
             z = spike(a, self.threshold, self.alpha)
             return self.down(self.dropout(z)), z
         z, ones = spike_fast_counted(a, self.threshold, self.alpha)
+        self.hidden_ones = ones  # the spike count of this call, for the sparsity meter
         zd = self.dropout(z)
         return (sparse_down(zd, self.down.weight) if self._use_sparse(zd, ones) else self.down(zd)), z
 

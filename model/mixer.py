@@ -17,6 +17,7 @@ from .attention import SpikeGatedAttention
 from .config import SymbolicLightConfig
 from .decay import DecayPath
 from .decoding import BlockCache
+from .spike_kernels import gate_mix
 
 
 class DualPathMixer(nn.Module):
@@ -28,6 +29,7 @@ class DualPathMixer(nn.Module):
         self.out_proj = nn.Linear(cfg.embed_dim, cfg.embed_dim, bias=False)
         self.norm = nn.LayerNorm(cfg.embed_dim)
         self.dropout = nn.Dropout(cfg.dropout)
+        self.fast = cfg.impl == "fast"
 
     def forward(self, spikes: Tensor, cont: Tensor, offset: int = 0, cache: BlockCache | None = None) -> Tensor:
         """spikes [B, S, D] (0/1), cont [B, S, D] → c' [B, S, D]; updates `cache` when given."""
@@ -41,7 +43,9 @@ class DualPathMixer(nn.Module):
             if cache is not None:
                 cache.decay_state = state.detach()
             paths.append(decay_out)
-        if self.gate_logit is not None:
+        if self.gate_logit is not None and self.fast:
+            mixed = gate_mix(paths[0], paths[1], self.gate_logit)  # one native pass, same roundings
+        elif self.gate_logit is not None:
             g = torch.sigmoid(self.gate_logit)
             mixed = g * paths[0] + (1 - g) * paths[1]
         else:

@@ -19,12 +19,23 @@ from torch import Tensor
 from . import native
 
 
+def _transposed(weight: Tensor) -> Tensor:
+    """weightᵀ made contiguous, kept on the weight until it changes (decoding reuses it every step)."""
+    key = (weight.data_ptr(), weight._version, weight.dtype)
+    held = getattr(weight, "_symboliclight_t", None)
+    if held is None or held[0] != key:
+        with torch.inference_mode(False), torch.no_grad():
+            held = (key, weight.detach().t().contiguous())
+        weight._symboliclight_t = held
+    return held[1]
+
+
 class _SparseDown(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z: Tensor, weight: Tensor) -> Tensor:
         """z [..., F] (mostly zeros), weight [D, F] → z @ weightᵀ [..., D]."""
         zf = z.detach().reshape(-1, z.shape[-1]).contiguous()
-        wt = weight.detach().t().contiguous()  # [F, D]: one fired unit's column is a contiguous row
+        wt = _transposed(weight)  # [F, D]: one fired unit's column is a contiguous row
         y = zf.new_empty(zf.shape[0], wt.shape[1])
         native.kernels().sparse_rows_f32(native.ptr(zf), native.ptr(wt), native.ptr(y), zf.shape[0], wt.shape[0],
                                          wt.shape[1])
@@ -54,4 +65,11 @@ def sparse_down_usable(z: Tensor, weight: Tensor) -> bool:
 
 def sparse_down(z: Tensor, weight: Tensor) -> Tensor:
     """z @ weightᵀ computed from the nonzeros of z (forward and weight gradient)."""
-    return _SparseDown.apply(z, weight)
+    if torch.is_grad_enabled() and (z.requires_grad or weight.requires_grad):
+        return _SparseDown.apply(z, weight)
+    zf = z.reshape(-1, z.shape[-1]).contiguous()
+    wt = _transposed(weight)
+    y = zf.new_empty(zf.shape[0], wt.shape[1])
+    native.kernels().sparse_rows_f32(native.ptr(zf), native.ptr(wt), native.ptr(y), zf.shape[0], wt.shape[0],
+                                     wt.shape[1])
+    return y.view(*z.shape[:-1], wt.shape[1])

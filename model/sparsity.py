@@ -19,11 +19,13 @@ Sites counted (spec §2.2-§2.6):
 The headline number, as the spec recommends, pools the encoder and every block's output spikes
 (the D-wide tensors the 0.8B release audit pooled). Counting keeps one int64 tensor of ones per
 site on the spikes' device (no host sync while recording) and element counts as Python ints; no
-spike tensor is stored. Reading the counts syncs once.
+spike tensor is stored. Reading the counts syncs once. The fast network hands over the counts its
+native spike kernels make in the same pass (`record_count`), as host ints folded in on read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -65,12 +67,52 @@ class SparsityMeter:
         ]
         self._index = {key: i for i, key in enumerate(self.keys)}
         self.enabled = True
-        self._ones: Tensor | None = None
+        self._ones_t: Tensor | None = None
+        self._pending = [0] * len(self.keys)  # counts handed over as host ints, folded in on read
         self._elements = [0] * len(self.keys)
+
+    @property
+    def _ones(self) -> Tensor | None:
+        """int64 ones per site (device tensor); host-side counts are folded in on every read."""
+        if any(self._pending):
+            extra = torch.tensor(self._pending, dtype=torch.int64)
+            self._pending = [0] * len(self.keys)
+            if self._ones_t is None:
+                self._ones_t = extra
+            else:
+                self._ones_t = self._ones_t + extra.to(self._ones_t.device, self._ones_t.dtype)
+        return self._ones_t
+
+    @_ones.setter
+    def _ones(self, value: Tensor | None) -> None:
+        self._ones_t = value
 
     def reset(self) -> None:
         self._ones = None
+        self._pending = [0] * len(self.keys)
         self._elements = [0] * len(self.keys)
+
+    def record_count(self, layer: int, site: str, ones: Tensor | int, elements: int,
+                     spikes: Callable[[], Tensor]) -> None:
+        """Add a count a fused kernel already made (no pass over the spikes). A subclass that overrides
+        `record` needs the tensor itself (e.g. per-channel sums), so it gets `record(spikes())`."""
+        if not self.enabled:
+            return
+        if type(self).record is not SparsityMeter.record:
+            self.record(layer, site, spikes())
+            return
+        i = self._index[(layer, site)]
+        if isinstance(ones, Tensor) and ones.device.type != "cpu":
+            with torch.no_grad():
+                if self._ones_t is None or self._ones_t.device != ones.device:
+                    current = self._ones
+                    self._ones_t = torch.zeros(len(self.keys), dtype=torch.int64, device=ones.device)
+                    if current is not None:
+                        self._ones_t += current.to(ones.device)
+                self._ones_t[i] += ones
+        else:
+            self._pending[i] += int(ones)
+        self._elements[i] += elements
 
     def record(self, layer: int, site: str, spikes: Tensor) -> None:
         """Add the ones and elements of `spikes` (any 0/1 or bool tensor) to (layer, site)."""

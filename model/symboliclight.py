@@ -28,7 +28,7 @@ from .head import PriorHead
 from .mixer import DualPathMixer
 from .objective import ModelOutput, cross_entropy, z_loss
 from .sparsity import SparsityMeter
-from .spike_kernels import spike_fast
+from .spike_kernels import count_at_least, spike_fast_counted
 from .spiking import spike
 
 
@@ -36,16 +36,21 @@ class Block(nn.Module):
     def __init__(self, cfg: SymbolicLightConfig) -> None:
         super().__init__()
         self.threshold, self.alpha = cfg.threshold, cfg.surrogate_alpha
-        self.spike = spike_fast if cfg.impl == "fast" else spike
+        self.fast = cfg.impl == "fast"
         self.mixer = DualPathMixer(cfg)
         self.ffn = SpikingFeedForward(cfg)
+        self.out_ones: Tensor | None = None  # fast path: spike count of the last call's output
 
     def forward(self, spikes: Tensor, cont: Tensor, offset: int = 0, cache: BlockCache | None = None
                 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """→ (block output spikes s'', c'', mixer output c', FFN hidden spikes z)."""
         mixed = self.mixer(spikes, cont, offset, cache)
         out, hidden = self.ffn(mixed)
-        return self.spike(out, self.threshold, self.alpha), out, mixed, hidden
+        if self.fast:
+            out_spikes, self.out_ones = spike_fast_counted(out, self.threshold, self.alpha)
+        else:
+            out_spikes = spike(out, self.threshold, self.alpha)
+        return out_spikes, out, mixed, hidden
 
 
 class SymbolicLight(nn.Module):
@@ -66,13 +71,36 @@ class SymbolicLight(nn.Module):
     def new_cache(self) -> SymbolicLightCache:
         return SymbolicLightCache.empty(self.cfg.n_layers)
 
-    def _record(self, layer: int, mixed: Tensor, hidden: Tensor, out_spikes: Tensor) -> None:
+    def _record(self, layer: int, mixed: Tensor, hidden: Tensor, out_spikes: Tensor, block: Block) -> None:
         meter = self.sparsity
-        if meter.enabled:
-            with torch.no_grad():
-                meter.record(layer, "mixer", mixed >= self.cfg.threshold)
-            meter.record(layer, "ffn_hidden", hidden)
-            meter.record(layer, "block_out", out_spikes)
+        if not meter.enabled:
+            return
+        theta = self.cfg.threshold
+        if self.cfg.impl == "fast":  # counts from the spike kernels' own passes; one read for the mixer
+            meter.record_count(layer, "mixer", count_at_least(mixed, theta), mixed.numel(), lambda: mixed >= theta)
+            if block.ffn.hidden_ones is not None:
+                meter.record_count(layer, "ffn_hidden", block.ffn.hidden_ones, hidden.numel(), lambda: hidden)
+            else:
+                meter.record(layer, "ffn_hidden", hidden)
+            meter.record_count(layer, "block_out", block.out_ones, out_spikes.numel(), lambda: out_spikes)
+            return
+        with torch.no_grad():
+            meter.record(layer, "mixer", mixed >= theta)
+        meter.record(layer, "ffn_hidden", hidden)
+        meter.record(layer, "block_out", out_spikes)
+
+    def _head(self, c: Tensor) -> Tensor:
+        """The prior head; in the fast path W_o·c and the prior's W_2 product share one output buffer
+        (the prior GEMM accumulates into the logits in place, w_p applied on the D/4-wide side), so
+        no [.., V] tensor is added or scaled."""
+        head = self.head
+        if self.cfg.impl != "fast" or head.prior_in is None:
+            return head(c)
+        flat = c.reshape(-1, c.shape[-1])
+        prior = F.gelu(head.prior_in(flat)) * head.prior_weight
+        logits = F.linear(flat, head.unembed.weight)
+        logits.addmm_(prior, head.prior_out.weight.t())
+        return logits.view(*c.shape[:-1], logits.shape[-1])
 
     def _exit_now(self, logits: Tensor) -> bool:
         with torch.no_grad():
@@ -89,7 +117,10 @@ class SymbolicLight(nn.Module):
         if cache is not None:
             cache.membrane = membrane
             cache.position += idx.shape[1]
-        self.sparsity.record(0, "encoder", spikes)
+        if cfg.impl == "fast" and self.sparsity.enabled:
+            self.sparsity.record_count(0, "encoder", count_at_least(spikes, 0.5), spikes.numel(), lambda: spikes)
+        else:
+            self.sparsity.record(0, "encoder", spikes)
 
         use_exit = (cfg.entropy_exit if early_exit is None else early_exit) and cache is None and not self.training
         use_ckpt = cfg.grad_checkpoint and self.training and cache is None and torch.is_grad_enabled()
@@ -101,14 +132,14 @@ class SymbolicLight(nn.Module):
                 spikes, cont, mixed, hidden = checkpoint(block, spikes, cont, offset, None, use_reentrant=False)
             else:
                 spikes, cont, mixed, hidden = block(spikes, cont, offset, block_cache)
-            self._record(i + 1, mixed, hidden, spikes)
+            self._record(i + 1, mixed, hidden, spikes, block)
             if want_aux and (i + 1) in cfg.aux_loss_layers and i + 1 < cfg.n_layers:
-                aux_terms.append(cross_entropy(self.head(cont), targets))
+                aux_terms.append(cross_entropy(self._head(cont), targets))
             if use_exit and i + 1 < cfg.n_layers:
-                logits = self.head(cont)
+                logits = self._head(cont)
                 if self._exit_now(logits):
                     return self._with_loss(logits, targets, aux_terms, exit_layer=i + 1)
-        return self._with_loss(self.head(cont), targets, aux_terms, exit_layer=None)
+        return self._with_loss(self._head(cont), targets, aux_terms, exit_layer=None)
 
     def _with_loss(self, logits: Tensor, targets: Tensor | None, aux_terms: list[Tensor],
                    exit_layer: int | None) -> ModelOutput:
