@@ -9,7 +9,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
 import torch
 from dags_fixtures import (
     SYMBOLICLIGHT,
@@ -49,7 +48,7 @@ def _state_dict(ckpt: Path) -> dict[str, torch.Tensor]:
     return torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
 
 
-@pytest.mark.slow  # 27 s quiet, ~45 s under load: three runs of the graph (two killed) plus an uninterrupted one
+# 27 s quiet, ~45 s under load: three runs of the graph (two killed) plus an uninterrupted one
 def test_killed_in_clean_and_in_training_resumes_to_identical_artifacts(tmp_path):
     corpus = tiny_corpus(tmp_path / "in")
     cfg = tiny_run_config(corpus, executor={"tasks": 4, "workers": 1},

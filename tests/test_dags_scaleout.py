@@ -124,7 +124,7 @@ def test_slurm_sample_job_then_graph_driver(tmp_path, sbatch_log):
     assert not (tmp_path / "w" / "corpus").exists()
 
 
-@pytest.mark.slow  # 17 s on a quiet 2-core machine, ~75 s under load (Ray start-up plus three stages)
+# 17 s on a quiet 2-core machine, ~75 s under load (Ray start-up plus three stages)
 def test_ray_local_instance_runs_the_data_stages_like_local(tmp_path, data_done):
     ray = pytest.importorskip("ray")
     ray_exec = {"kind": "ray", "tasks": 2, "ray": {"num_cpus": 2}}

@@ -87,7 +87,6 @@ def test_slurm_arrays_dependencies_and_followup(tmp_path, monkeypatch):
     assert again.status == "submitted"
 
 
-@pytest.mark.slow
 def test_ray_local_instance_runs_clean_and_matches_local(tmp_path):
     pytest.importorskip("ray")
     import ray
