@@ -174,3 +174,30 @@ def test_math_problems_keep_their_own_rules(cfg):
     en = sets[0][1]
     splitter = block.splitter("en", cfg.quality.en)
     assert prose_reason(en, splitter.word_ids(en), splitter.index, cfg.quality.en) == "gopher_below_alpha_threshold"
+
+
+STRUCTURED_EN = "\n".join([
+    "lamp (n.) [OE. lampe.] A device that gives light; e.g., an oil lamp, a gas lamp (see also: lantern).",
+    "  Syn. -- light; lantern; torch. [1913 Webster]",
+    "lantern (n.) A case, often of metal (with glass sides), that protects a flame from the wind.",
+    "  Usage: \"a lantern on a pole\"; \"dark lantern\". [WordNet 3.0]",
+    "ledger (n.) [Cf. D. legger.] (Com.) The principal book of accounts; cf. journal (2).",
+    "  Syn. -- account book; register. [1913 Webster]",
+    "lever (n.) A rigid bar, used to move a load about a fixed point (the fulcrum); see: crowbar.",
+    "  Usage: \"use the lever\"; \"pull the lever (gently)\". [WordNet 3.0]",
+])
+
+
+def test_structured_domains_get_rules_that_fit_them(cfg):
+    """Dictionary entries fail the web rules (punctuation tokens count as non-alphabetic words) but are
+    kept in a structured domain; the same text in a domain without its own rules is still judged by
+    the published English defaults."""
+    block = CleanBlock(cfg)
+    _, web_reason, _ = block.decide(STRUCTURED_EN, "news", "en")
+    _, ref_reason, _ = block.decide(STRUCTURED_EN, "reference", "en")
+    assert web_reason is not None and ref_reason is None
+    assert cfg.quality.rule_set("reference", "en") == "structured_en"
+    assert cfg.quality.rule_set("reference", "mixed") == "mixed"  # no structured_mixed: the language's rules
+    # repetition still counts in a structured domain
+    _, rep_reason, _ = block.decide("\n".join([STRUCTURED_EN] * 4), "reference", "en")
+    assert rep_reason is not None

@@ -25,7 +25,7 @@ from .words import make_splitter
 
 @dataclass
 class QualityConfig:
-    """Rules per language; `domain_rules` sends whole domains to the code/translation rules."""
+    """Rules per language; `domain_rules` sends whole domains to rule sets that fit them."""
 
     en: ProseRules = field(default_factory=ProseRules)
     zh: ProseRules = field(default_factory=lambda: ProseRules(words="jieba"))
@@ -35,6 +35,11 @@ class QualityConfig:
     # math word problems: prose rules per language, but numbers and symbols are words there
     math_en: ProseRules = field(default_factory=lambda: ProseRules(fineweb=None))
     math_zh: ProseRules = field(default_factory=lambda: ProseRules(words="jieba", fineweb=None))
+    # structured text (manuals, dictionaries, licences, verse and quotations): the web-text rules
+    # count punctuation tokens as non-alphabetic words and judge line endings, which drops nearly
+    # every document of these domains; these sets keep the repetition rules and a relaxed Gopher check
+    structured_en: ProseRules = field(default_factory=lambda: ProseRules(fineweb=None))
+    structured_zh: ProseRules = field(default_factory=lambda: ProseRules(words="jieba", fineweb=None))
     domain_rules: dict[str, str] = field(default_factory=lambda: {"code": "code", "translation": "translation",
                                                                   "math": "math"})
 
