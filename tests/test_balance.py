@@ -134,3 +134,17 @@ def test_cap_binds_and_report_says_so(tmp_path: Path) -> None:
     assert all(r["repeat_factor"] <= 2.0 + 1e-9 for r in plan["domains"].values())
     assert all(r["within_tolerance"] for r in plan["domains"].values() if not r["missing"])
     assert "cap binds for news" in (res.path / "balance_report.txt").read_text()
+
+
+def test_mixture_plan_is_identical_under_any_hash_seed():
+    """The plan must not depend on set iteration order (string hashing differs per process: forked,
+    forkserver and Ray workers each plan in their own interpreter)."""
+    import subprocess
+    import sys
+
+    code = ("import json; from symboliclight.pipeline.stages.mixture import plan_mixture;"
+            "print(json.dumps(plan_mixture({'news': 1000, 'reviews': 333, 'code': 77, 'math': 5, 'legal': 901},"
+            "{'news': 0.3, 'reviews': 0.2, 'code': 0.25, 'math': 0.15, 'legal': 0.1}, 5.0), sort_keys=True))")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(6)}
+    assert len(outs) == 1

@@ -56,15 +56,15 @@ def capped_targets(targets: dict[str, float], natural: dict[str, float], max_ove
     free = {d for d in targets if targets[d] > 0}
     left = 1.0
     while free:
-        weight = sum(targets[d] for d in free)
+        weight = math.fsum(targets[d] for d in free)  # exact: no dependence on set order
         over = {d for d in free if left * targets[d] / weight > cap[d] + 1e-15}
         if not over:
             for d in free:
                 out[d] = left * targets[d] / weight
             break
-        for d in over:
+        for d in sorted(over):
             out[d] = cap[d]
-            left -= cap[d]
+        left -= math.fsum(cap[d] for d in over)
         free -= over
     for d in targets:
         out.setdefault(d, 0.0)
@@ -82,7 +82,7 @@ def plan_mixture(natural_chars: dict[str, int], recipe_shares: dict[str, float],
         raise UserError(f"balance: domain {unknown[0]!r} is not in the recipe (domains: {', '.join(recipe_shares)})")
     present = {d for d, c in natural_chars.items() if c > 0}
     missing = sorted(d for d in recipe_shares if d not in present and recipe_shares[d] > 0)
-    share_present = sum(recipe_shares[d] for d in present)
+    share_present = math.fsum(recipe_shares[d] for d in present)
     if share_present <= 0:
         raise UserError("balance: no domain of the corpus has a positive share in the recipe")
     natural = {d: natural_chars.get(d, 0) / total_natural for d in recipe_shares}
