@@ -158,9 +158,9 @@ class LanguageIdentifier:
             return LidResult("zh", None, han, latin, label, score)
         if share > c.en_max_han:
             return LidResult("mixed", None, han, latin, "mixed", share)
-        label, score = self.predict(text)
-        if looks_like_code(text, c.code_min_lines):
+        if looks_like_code(text, c.code_min_lines):  # before fastText: a code verdict ignores its label
             return LidResult("code", None, han, latin, "code", 1.0)
+        label, score = self.predict(text)
         # markup-heavy English gets low fastText scores: only a confident other language is dropped
         if label == "en" or score < c.min_other_score:
             return LidResult("en", None, han, latin, label, score)
