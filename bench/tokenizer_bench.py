@@ -316,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpus", default="latest", help="corpus version, 'latest' or path (build one with `symboliclight corpus sample`)")
     p.add_argument("--config", default=None, help="tokenizer YAML (default: configs/tokenizer/default.yaml)")
     p.add_argument("--vocab-size", type=int, default=48_000)
-    p.add_argument("--reference", default="/work/shared/reference/sl_tokenizer_194m.model")
+    p.add_argument("--reference", default="../shared/reference/sl_tokenizer_194m.model",
+                   help="the reference SentencePiece model (relative: from here, then the project root)")
     p.add_argument("--pretok", action="store_true", help="also compare model x pre-tokeniser variants")
     p.add_argument("--weights", action="store_true", help="also compare training-sample language weightings")
     p.add_argument("--only", choices=("main", "pretok", "weights"), default=None, help="run one section only")
@@ -324,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", default=None, metavar="PATH")
     args = p.parse_args(argv)
+    from symboliclight.tokenizer.reference import reference_path
+
+    args.reference = str(reference_path(args.reference) or "")
     b = Bench(args)
     out: dict[str, Any] = {"corpus": b.corpus.version, "vocab_size": args.vocab_size, "threads": b.threads,
                            "heldout_documents": len(b.heldout), "heldout": b.split.describe()}

@@ -15,12 +15,13 @@ from symboliclight.pipeline.errors import UserError
 from symboliclight.tokenizer.config import REFERENCE_SPECIALS, TokenizerConfig, load_config
 from symboliclight.tokenizer.fast_encode import TiktokenEncoder
 from symboliclight.tokenizer.load import BilingualTokenizer, load_tokenizer
+from symboliclight.tokenizer.reference import reference_path
 from symboliclight.tokenizer.sampling import draw_sample
 from symboliclight.tokenizer.splits import corpus_split, heldout_sample
 from symboliclight.tokenizer.train import train, train_on_texts
 from tokenizer_fixtures import small_corpus, write_corpus
 
-REFERENCE = Path("/work/shared/reference/sl_tokenizer_194m.model")
+REFERENCE = reference_path(load_config(None).report.reference_model)
 VOCAB = 4000
 
 TRICKY = [

@@ -36,3 +36,20 @@ class SentencePieceTokenizer:
 
     def decode_batch(self, batch: list[list[int]]) -> list[str]:
         return self.sp.decode(batch, num_threads=self.threads)
+
+
+REFERENCE_ENV = "SYMBOLICLIGHT_REFERENCE_TOKENIZER"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def reference_path(configured: str | Path | None) -> Path | None:
+    """Where the reference SentencePiece model is: `$SYMBOLICLIGHT_REFERENCE_TOKENIZER`, else the
+    configured path (a relative one is tried from the working directory, then from the project root,
+    where `../shared/reference/` sits beside a checkout). None when nothing is configured."""
+    chosen = os.environ.get(REFERENCE_ENV) or (str(configured) if configured else "")
+    if not chosen:
+        return None
+    p = Path(chosen)
+    if p.is_absolute() or p.exists():
+        return p
+    return PROJECT_ROOT / p

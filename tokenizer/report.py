@@ -22,7 +22,7 @@ from .metrics import (
     words_en,
     words_zh,
 )
-from .reference import SentencePieceTokenizer
+from .reference import SentencePieceTokenizer, reference_path
 from .splits import CorpusSplit, corpus_split, heldout_sample
 
 LANGS_COMPARED = ("zh", "en")
@@ -78,15 +78,15 @@ def build_report(tok: BilingualTokenizer, split: CorpusSplit, cfg: TokenizerConf
     if tok.fast is not None:
         hf_rate = throughput(lambda t: tok.encode_batch(t, engine="hf"), texts, cfg.report.throughput_repeats)
         report["encode_throughput_tokenizers"] = {**hf_rate, "engine": "tokenizers encode_batch_fast"}
-    ref_path = reference if reference is not None else cfg.report.reference_model
-    if ref_path and Path(ref_path).is_file() and docs:
+    ref_path = reference_path(reference if reference is not None else cfg.report.reference_model)
+    if ref_path and ref_path.is_file() and docs:
         ref = score_reference(SentencePieceTokenizer(ref_path), docs, cfg)
         report["reference"] = ref
         report["comparison"] = compare(report["compression"], ref["compression"])
         report["comparison"]["encode_mb_per_s"] = {"ours": report["encode_throughput"]["mb_per_s"],
                                                    "reference": ref["encode_throughput"]["mb_per_s"]}
     elif ref_path:
-        report["reference"] = {"model": ref_path, "skipped": "model file not found or no held-out text"}
+        report["reference"] = {"model": str(ref_path), "skipped": "model file not found or no held-out text"}
     return report
 
 
