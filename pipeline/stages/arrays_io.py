@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -63,3 +65,32 @@ def is_complete(path: str | Path) -> bool:
 
 def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".json")
+
+
+def walk_decisions(data, path: str | Path, rank: int, producer: str) -> Iterator[tuple[Any, dict, int | None]]:
+    """Pair each document of a task with its row in the per-task decisions file `path`.
+
+    Yields (document, decision arrays, row); row is None for documents already marked (quarantined
+    lines the producing step never saw). The producing step ran on the same documents in the same
+    order, so ids are checked row by row and the counts at the end: a changed input fails with a
+    clear error instead of applying decisions to the wrong documents.
+    """
+    from .parts import is_marked
+
+    path = Path(path)
+    if not is_complete(path):
+        raise UserError(f"{path}: no decisions for task {rank}; run the {producer} step first")
+    dec, _ = load_arrays(path)
+    n, idx = len(dec["ids"]), 0
+    for doc in data or ():
+        if is_marked(doc):
+            yield doc, dec, None
+            continue
+        if idx >= n or str(doc.id) != dec["ids"][idx]:
+            got = "an extra document" if idx >= n else f"id {doc.id!r} where {dec['ids'][idx]!r} was"
+            raise UserError(f"{path}: input for task {rank} differs from the {producer} step "
+                            f"({got} expected at position {idx})")
+        yield doc, dec, idx
+        idx += 1
+    if idx != n:
+        raise UserError(f"{path}: input for task {rank} has {idx} documents, the {producer} step saw {n}")

@@ -32,9 +32,9 @@ from ..artifacts import atomic_write_text
 from ..documents import Document, JsonlZstWriter, read_jsonl_zst
 from ..errors import UserError
 from ..recipe import load_recipe
-from .arrays_io import is_complete, load_arrays, save_arrays
+from .arrays_io import load_arrays, save_arrays, walk_decisions
 from .mixture import MixtureConfig, achieved, format_plan, plan_mixture, select_documents
-from .parts import OUT, POS, MergeCounts, is_marked, mark_drop
+from .parts import OUT, POS, MergeCounts, mark_drop
 from .runner import PipelineSpec, Stage, StageContext
 from .split import SplitConfig, held_out, stable_keys
 
@@ -181,17 +181,10 @@ class BalanceApply(PipelineStep):
         self.work = Path(work_folder)
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        path = decision_path(self.work, rank)
-        if not is_complete(path):
-            raise UserError(f"{path}: no balance decisions for task {rank}; run the planning step first")
-        dec, _ = load_arrays(path)
-        n, idx = len(dec["ids"]), 0
-        for doc in data or ():
-            if is_marked(doc):
+        for doc, dec, idx in walk_decisions(data, decision_path(self.work, rank), rank, "scan"):
+            if idx is None:
                 yield doc
                 continue
-            if idx >= n or str(doc.id) != dec["ids"][idx]:
-                raise UserError(f"{path}: input for task {rank} differs from the scan step at position {idx}")
             dest, reps = int(dec["dest"][idx]), int(dec["repeats"][idx])
             domain = doc.metadata["domain"]
             if dest == VAL:
@@ -204,10 +197,7 @@ class BalanceApply(PipelineStep):
             else:
                 mark_drop(doc, SUBSAMPLED)
                 self.stat_update(SUBSAMPLED)
-            idx += 1
             yield doc
-        if idx != n:
-            raise UserError(f"{path}: input for task {rank} has {idx} documents, the scan step saw {n}")
 
 
 def plan(ctx: StageContext) -> list[PipelineSpec]:

@@ -40,9 +40,9 @@ from ..artifacts import atomic_write_text
 from ..errors import UserError
 from ..recipe import shipped_config
 from ..typed_config import apply_overrides, from_dict, load_yaml
-from .arrays_io import is_complete, load_arrays, save_arrays
+from .arrays_io import load_arrays, save_arrays, walk_decisions
 from .minhash import SIG_DTYPE, MinHashConfig, MinHasher, components, duplicate_pairs
-from .parts import POS, MergeCounts, is_marked, mark_drop
+from .parts import POS, MergeCounts, mark_drop
 from .runner import PipelineSpec, Stage, StageContext
 from .shingles import ShingleConfig, shingles
 
@@ -313,20 +313,10 @@ class DedupMark(PipelineStep):
         self.work = Path(work_folder)
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        path = decision_path(self.work, rank)
-        if not is_complete(path):
-            raise UserError(f"{path}: no dedup decisions for task {rank}; run the clustering step first")
-        dec, _ = load_arrays(path)
-        n = len(dec["ids"])
-        idx = 0
-        for doc in data or ():
-            if is_marked(doc):
+        for doc, dec, idx in walk_decisions(data, decision_path(self.work, rank), rank, "signature"):
+            if idx is None:
                 yield doc
                 continue
-            if idx >= n or str(doc.id) != dec["ids"][idx]:
-                got = "an extra document" if idx >= n else f"id {doc.id!r} where {dec['ids'][idx]!r} was"
-                raise UserError(f"{path}: input for task {rank} differs from the signature step "
-                                f"({got} expected at position {idx})")
             status = int(dec["status"][idx])
             doc.metadata[CLUSTER_SIZE_KEY] = int(dec["cluster_size"][idx])
             self.stat_update("documents")
@@ -335,10 +325,7 @@ class DedupMark(PipelineStep):
                 doc.metadata[SIMILARITY_KEY] = round(float(dec["similarity"][idx]), 3)
                 mark_drop(doc, REASONS[status])
             self.stat_update(REASONS.get(status, "kept"))
-            idx += 1
             yield doc
-        if idx != n:
-            raise UserError(f"{path}: input for task {rank} has {idx} documents, the signature step saw {n}")
 
 
 # ---------------------------------------------------------------------------------------------
