@@ -12,8 +12,8 @@ For each model config and context length, in the same process and interleaved ro
   activations, gradients and workspace; on CUDA `max_memory_allocated` above the allocation before.
 
 Models: `symboliclight-fast` (`impl=fast`: native LIF scan, native decay scan, fused QKV + RoPE +
-blockwise attention over strided key spans, fused gate mix and spike counts, ring-buffer decoding
-cache), `symboliclight-oracle` (`impl=oracle`, the Python LIF loop, S×S decay convolution and
+blockwise attention over strided key spans or, for small windows, the direct native local attention,
+fused gate mix and spike counts, ring-buffer decoding cache and the fused one-call decoding step), `symboliclight-oracle` (`impl=oracle`, the Python LIF loop, S×S decay convolution and
 dense-mask attention) and `gpt2` built by `matched_gpt2_config`
 (same width and vocabulary, depth chosen to match parameters within `--match-tolerance`). Dropout
 is a recipe choice, not an architecture one: both networks run with `--dropout` (default 0).

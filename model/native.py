@@ -15,10 +15,12 @@ merge of the attention parts; tests hold them to 1e-5 relative in fp32.
 
 Kernels: LIF scan; spike (count in the same pass) and its backward; count ≥ θ; attention pack
 (RoPE + layout + padding), has-key flags, lse merge and unpack (span fold + inverse RoPE); decay
-scan and its adjoint; gate mix and its backward; sparse FFN down projection and its weight gradient.
+scan and its adjoint; gate mix and its backward; sparse FFN down projection and its weight gradient;
+direct local attention for small windows, forward and backward (`csrc_local_attention.py`); the
+fused one-token decoding step (`csrc_decode.py`, driven by `fused_decode.py`).
 
-The shared library is cached by a hash of the source, flags, compiler and CPU under
-`$SYMBOLICLIGHT_KERNEL_DIR` (default `~/.cache/symboliclight/kernels`). When no compiler is found,
+The shared library is built and cached by `pipeline.native_build` (by a hash of the source, flags,
+compiler and CPU, under `$SYMBOLICLIGHT_KERNEL_DIR`). When no compiler is found,
 the build fails, or `SYMBOLICLIGHT_NO_NATIVE=1` is set, `kernels()` returns None and every caller
 uses its PyTorch fallback (same results, slower); a failed build warns once.
 """
@@ -26,19 +28,17 @@ uses its PyTorch fallback (same results, slower); a failed build warns once.
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import platform
-import shutil
 import subprocess
-import tempfile
 import warnings
-from pathlib import Path
 
 import torch
 from torch import Tensor
 
-_SOURCE = r"""
+from ..pipeline.native_build import build_library, native_disabled
+from .csrc_decode import SOURCE as _DECODE_SOURCE
+from .csrc_local_attention import SOURCE as _LOCAL_ATTENTION_SOURCE
+
+_CORE_SOURCE = r"""
 #include <math.h>
 #include <stdint.h>
 
@@ -296,19 +296,26 @@ void NAME(const T* g, const T* u, const T* ctx, const T* h0, T* gu, T* gh0, doub
 DSCAN_BWD(float, dscanbwd_f32)
 DSCAN_BWD(double, dscanbwd_f64)
 
-/* Gate mix o = g*a + (1-g)*x, and its backward: ga = gr*g, gx = gr*(1-g), dot = sum gr*(a-x). */
+/* Gate mix o = g*a + (1-g)*x, and its backward: ga = gr*g, gx = gr*(1-g), dot = sum gr*(a-x)
+   (eight partial sums in double, fixed order, so the loop vectorises). */
 #define MIX(T, NAME, BNAME)                                                                   \
 void NAME(const T* a, const T* x, T* o, int64_t n, T g) {                                    \
   const T omg = (T)1 - g;                                                                    \
   for (int64_t i = 0; i < n; ++i) o[i] = g * a[i] + omg * x[i];                              \
 }                                                                                            \
 double BNAME(const T* gr, const T* a, const T* x, T* ga, T* gx, int64_t n, T g) {            \
-  const T omg = (T)1 - g; double dot = 0.0;                                                  \
-  for (int64_t i = 0; i < n; ++i) {                                                          \
+  const T omg = (T)1 - g; double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                          \
+  int64_t i = 0;                                                                             \
+  for (; i + 8 <= n; i += 8)                                                                 \
+    for (int j = 0; j < 8; ++j) {                                                            \
+      const T v = gr[i + j]; ga[i + j] = v * g; gx[i + j] = v * omg;                         \
+      acc[j] += (double)v * ((double)a[i + j] - (double)x[i + j]);                           \
+    }                                                                                        \
+  for (; i < n; ++i) {                                                                       \
     const T v = gr[i]; ga[i] = v * g; gx[i] = v * omg;                                       \
-    dot += (double)v * ((double)a[i] - (double)x[i]);                                        \
+    acc[0] += (double)v * ((double)a[i] - (double)x[i]);                                     \
   }                                                                                          \
-  return dot;                                                                                \
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));   \
 }
 MIX(float, mix_f32, mixbwd_f32)
 MIX(double, mix_f64, mixbwd_f64)
@@ -346,47 +353,17 @@ void sparse_wgrad_f32(const float* z, const float* g, float* gwt, int64_t N, int
 }
 """
 
-_FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-shared", "-fPIC", "-std=c99"]
+_SOURCE = _CORE_SOURCE + _LOCAL_ATTENTION_SOURCE + _DECODE_SOURCE
+
+_FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-shared", "-fPIC", "-std=c99")
 _I64, _PTR = ctypes.c_int64, ctypes.c_void_p
 
 _lib: ctypes.CDLL | None = None
 _tried = False
 
 
-def _cache_dir() -> Path:
-    env = os.environ.get("SYMBOLICLIGHT_KERNEL_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "symboliclight" / "kernels"
-
-
-def _cpu_tag() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return line
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _build() -> ctypes.CDLL:
-    cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
-    if not cc:
-        raise RuntimeError("no C compiler (gcc/cc) on PATH")
-    version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
-    key = hashlib.sha256("\0".join([_SOURCE, " ".join(_FLAGS), version, _cpu_tag()]).encode()).hexdigest()[:16]
-    folder = _cache_dir()
-    target = folder / f"spiking_{key}.so"
-    if not target.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=folder) as tmp:
-            src, out = Path(tmp) / "spiking.c", Path(tmp) / "spiking.so"
-            src.write_text(_SOURCE)
-            proc = subprocess.run([cc, *_FLAGS, str(src), "-o", str(out), "-lm"], capture_output=True, text=True,
-                                  timeout=300)
-            if proc.returncode != 0:
-                raise RuntimeError(f"{cc} failed: {proc.stderr.strip()[:500]}")
-            os.replace(out, target)  # atomic: concurrent builders leave one complete file
-    lib = ctypes.CDLL(str(target))
+    lib = build_library("spiking", _SOURCE, _FLAGS, libs=("-lm",))
     for t, ct in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
         getattr(lib, f"lif_{t}").argtypes = [_PTR] * 5 + [_I64] * 3 + [ct] * 4
         getattr(lib, f"lif_{t}").restype = None
@@ -414,6 +391,15 @@ def _build() -> ctypes.CDLL:
         getattr(lib, f"mix_{t}").restype = None
         getattr(lib, f"mixbwd_{t}").argtypes = [_PTR] * 5 + [_I64, ct]
         getattr(lib, f"mixbwd_{t}").restype = ctypes.c_double
+        getattr(lib, f"lattn_{t}").argtypes = [_PTR] + [_I64] * 4 + [_PTR] * 3 + [_I64] * 3 + [ct] + [_PTR] * 5 + [_I64] * 2
+        getattr(lib, f"lattn_{t}").restype = None
+        getattr(lib, f"lattnbwd_{t}").argtypes = ([_PTR] * 6 + [_I64] * 4 + [_PTR] * 3 + [_I64] * 3 + [ct]
+                                                  + [_PTR] * 4 + [_I64] * 2)
+        getattr(lib, f"lattnbwd_{t}").restype = None
+    f32, i64p = ctypes.c_float, ctypes.POINTER(ctypes.c_int64)
+    lib.sl_decode_f32.argtypes = ([_PTR] + [_I64] * 10 + [_PTR] * 5 + [f32] * 5 + [i64p, _PTR] + [_PTR] * 3
+                                  + [f32, _PTR, i64p, _PTR])
+    lib.sl_decode_f32.restype = None
     lib.attn_flags.argtypes = [_PTR] + [_I64] * 6 + [_PTR] * 2
     lib.attn_flags.restype = None
     for name in ("sparse_rows_f32", "sparse_wgrad_f32"):
@@ -425,7 +411,7 @@ def _build() -> ctypes.CDLL:
 def kernels() -> ctypes.CDLL | None:
     """The compiled library, or None when native kernels are unavailable or disabled."""
     global _lib, _tried
-    if os.environ.get("SYMBOLICLIGHT_NO_NATIVE", "") not in ("", "0"):
+    if native_disabled():
         return None
     if not _tried:
         _tried = True

@@ -24,6 +24,7 @@ from .config import SymbolicLightConfig
 from .decoding import BlockCache, SymbolicLightCache
 from .encoder import SpikeEncoder
 from .feedforward import SpikingFeedForward
+from .fused_decode import decode_step
 from .head import PriorHead
 from .mixer import DualPathMixer
 from .objective import ModelOutput, cross_entropy, z_loss
@@ -112,6 +113,10 @@ class SymbolicLight(nn.Module):
                 early_exit: bool | None = None) -> ModelOutput:
         """idx [B, S] token ids (targets [B, S] optional) → ModelOutput (logits [B, S, V], losses)."""
         cfg = self.cfg
+        if cache is not None and targets is None and idx.shape[1] == 1 and cfg.impl == "fast":
+            fused = decode_step(self, idx, cache)  # one native call for the whole step, when covered
+            if fused is not None:
+                return fused
         offset = cache.position if cache is not None else 0
         spikes, cont, membrane = self.encoder(self.embed(idx), cache.membrane if cache is not None else None)
         if cache is not None:
