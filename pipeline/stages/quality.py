@@ -152,6 +152,22 @@ class WordBatch:
         self._levels: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._top: dict[int, np.ndarray] = {}
         self._dup: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._dup_native: dict[int, np.ndarray] = {}
+
+    def precompute(self, top: list[int], dup: list[int]) -> bool:
+        """Compute these top and duplicate n-gram measures for every document in one native call
+        (`text_native.ngram_stats`); False when native loops are unavailable (numpy path then)."""
+        from .text_native import library, ngram_stats
+
+        lib = library()
+        if lib is None:
+            return False
+        stats = ngram_stats(lib, self.ids, self.cum, self.bounds, [*top, *dup], [0] * len(top) + [1] * len(dup))
+        for k, n in enumerate(top):
+            self._top[n] = stats[:, k]
+        for k, n in enumerate(dup):
+            self._dup_native[n] = stats[:, len(top) + k]
+        return True
 
     def level(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(positions, group ids, group sizes) of every n-gram that may repeat, by position."""
@@ -195,6 +211,8 @@ class WordBatch:
     def dup_ngram_chars(self, n: int, i: int) -> int:
         """Document i: datatrove's `find_all_duplicate` (greedy scan; a repeated n-gram's characters
         count once and the scan jumps past it), visiting only n-grams that occur twice or more."""
+        if n in self._dup_native:
+            return int(self._dup_native[n][i])
         lo, hi = self._dup_slice(n, i)
         pos, group = self._dup[n]
         cum = self.cum
@@ -219,11 +237,6 @@ class WordBatch:
             self._dup[n] = (pos[rep], group[rep])
         lo, hi = np.searchsorted(self._dup[n][0], self.bounds[i:i + 2])
         return int(lo), int(hi)
-
-    def repeats(self, n: int, i: int) -> bool:
-        """Document i has an n-gram that occurs twice or more."""
-        lo, hi = self._dup_slice(n, i)
-        return hi > lo
 
     def gopher_counts(self) -> dict[str, np.ndarray]:
         """Per document: non-symbol words, their total length, words with a letter, distinct stop words."""
@@ -282,8 +295,10 @@ def repetition_reason(text: str, i: int, batch: WordBatch, cfg: RepetitionConfig
         chars = batch.dup_ngram_chars(n, i)
         if chars / len(text) > frac:
             return f"duplicated_{n}_n_grams"
-        if chars == 0 and not batch.repeats(n, i) and all(f >= 0 for _, f in dup[k + 1:]):
-            break  # no repeated n-gram, so none longer: every later score is 0 and cannot exceed its threshold
+        # the greedy scan steps one word at a time until it meets a repeat, so 0 characters means
+        # no repeated n-gram, hence no longer one: every later score is 0 and cannot exceed its threshold
+        if chars == 0 and all(f >= 0 for _, f in dup[k + 1:]):
+            break
     return None
 
 
@@ -348,10 +363,14 @@ def fineweb_reason(text: str, n_words: int, cfg: FineWebConfig) -> str | None:
     return None
 
 
-def prose_reasons(texts: list[str], ids_list: list[np.ndarray], index: WordIndex, rules: ProseRules) -> list[str | None]:
+def prose_reasons(texts: list[str], ids_list: list[np.ndarray], index: WordIndex, rules: ProseRules,
+                  native: bool = True) -> list[str | None]:
     """Per document, the first failing rule in stock order (repetition → Gopher quality → FineWeb),
-    or None to keep. The word statistics are computed for the whole batch at once."""
+    or None to keep. The word statistics are computed for the whole batch at once, the n-gram
+    measures in C when it is available (`native=False`: always numpy)."""
     batch = WordBatch(ids_list, index)
+    if rules.repetition is not None and native:
+        batch.precompute(sorted(rules.repetition.top_n_grams), sorted(rules.repetition.dup_n_grams))
     out: list[str | None] = []
     for i, text in enumerate(texts):
         r = None

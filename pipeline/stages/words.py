@@ -435,13 +435,31 @@ class SpacyEnglishRules:
 class SpacyChunkSplitter(WordTokenizer):
     """spaCy's blank-English word split (identical output), memoised per whitespace-free chunk."""
 
-    def __init__(self, stop_words: Iterable[str] = (), spacy_lang: str = "en", max_chunks: int = 1_000_000):
+    def __init__(self, stop_words: Iterable[str] = (), spacy_lang: str = "en", max_chunks: int = 1_000_000,
+                 native: bool = True):
         super().__init__("en")
         self.spacy_lang = spacy_lang
         self.max_chunks = max_chunks
-        self.index = WordIndex(stop_words)
+        self.native = native  # False: the pure-Python path even where the C loops are available
+        self._index = WordIndex(stop_words)
         self._rules: SpacyEnglishRules | None = None
         self._cache: dict[str, tuple[int, ...]] = {}
+        # native path (`text_native`), set up on first use: chunk → ids table, word → id table (the
+        # Python index mirrors it), and the C affix loop; None → the pure-Python `_cache` path
+        self._native: bool | None = None
+        self._table = self._words = self._affix = None
+
+    @property
+    def index(self) -> WordIndex:
+        """Word ids and their properties; on the native path, first brought up to date with the
+        words the C tables have added (ids are the C tables', in the same order)."""
+        if self._words is not None:
+            known = len(self._index.words)
+            for w in self._words.words_since(known):
+                self._index.id(w.decode("utf-8", "surrogatepass"))
+            if len(self._index.words) != len(self._words):
+                raise RuntimeError("word index out of step with the native word table")
+        return self._index
 
     @property
     def rules(self) -> SpacyEnglishRules:
@@ -452,18 +470,60 @@ class SpacyChunkSplitter(WordTokenizer):
     def _fill(self, chunks: list[str]) -> None:
         cache = self._cache
         split = self.rules.split
-        idx = self.index.id
+        idx = self._index.id
         for c in chunks:
             cache[c] = tuple(map(idx, split(c)))
+
+    def _chunk_table(self):
+        """The native chunk table, or None when native loops are unavailable (then `_cache`)."""
+        if self._native is None:
+            from .text_native import AffixSplitter, ChunkTable, WordTable, library
+
+            lib = library()
+            self._native = lib is not None and self.native
+            if self._native:
+                self._table, self._words = ChunkTable(lib), WordTable(lib)
+                try:
+                    self._affix = AffixSplitter(lib, self.rules)
+                except ValueError:  # rules the C loop cannot follow: Python splits every new chunk
+                    self._affix = None
+        return self._table
 
     def trim(self) -> None:
         """Drop the memo and word index once they outgrow their caps. Only between batches: ids
         handed out before a trim refer to the old index."""
-        if len(self._cache) > self.max_chunks or len(self.index.words) > self.index.max_words:
+        chunks = len(self._table) if self._table is not None else len(self._cache)
+        words = len(self._words) if self._words is not None else len(self._index.words)
+        if chunks > self.max_chunks or words > self._index.max_words:
             self._cache.clear()
-            self.index.reset()
+            if self._table is not None:
+                self._table.clear()
+                self._words.clear()
+            self._index.reset()
 
     def word_ids(self, text: str) -> np.ndarray:
+        table = self._chunk_table()
+        if table is not None:
+            data = text.encode("utf-8", "surrogatepass")
+            ids, missing = table.doc_ids(data, self._words, self._affix)
+            if ids is not None:
+                return ids
+            # chunks the C loop declined (non-ASCII, infixes, exceptions): spaCy's rules in Python,
+            # in sorted order so that ids do not depend on set order
+            new = sorted(set(missing))
+            split = self.rules.split
+            tokens = [[w.encode("utf-8", "surrogatepass") for w in split(c.decode("utf-8", "surrogatepass"))]
+                      for c in new]
+            flat = self._words.ids([w for t in tokens for w in t])
+            grouped, k = [], 0
+            for t in tokens:
+                grouped.append(flat[k:k + len(t)])
+                k += len(t)
+            table.put_many(new, grouped)
+            ids, missing = table.doc_ids(data, self._words, self._affix)
+            if ids is None:
+                raise RuntimeError(f"chunk table lost {len(missing)} chunks it was just given")
+            return ids
         chunks = text.split()
         missing = set(chunks).difference(self._cache)
         if missing:
@@ -471,8 +531,9 @@ class SpacyChunkSplitter(WordTokenizer):
         return np.fromiter(chain.from_iterable(map(self._cache.__getitem__, chunks)), dtype=np.int64)
 
     def word_tokenize(self, text: str) -> list[str]:
+        ids = self.word_ids(text)
         words = self.index.words
-        return [words[i] for i in self.word_ids(text)]
+        return [words[i] for i in ids]
 
     def sent_tokenize(self, text: str) -> list[str]:
         raise NotImplementedError("word splitting only")
@@ -483,10 +544,10 @@ class SpacyChunkSplitter(WordTokenizer):
     def __getstate__(self):
         # caches and the spaCy rules are rebuilt in each worker
         return {"language": self.language, "spacy_lang": self.spacy_lang, "max_chunks": self.max_chunks,
-                "stop_words": self.index.stop_words}
+                "stop_words": self._index.stop_words, "native": self.native}
 
     def __setstate__(self, st):
-        self.__init__(st["stop_words"], st["spacy_lang"], st["max_chunks"])
+        self.__init__(st["stop_words"], st["spacy_lang"], st["max_chunks"], st.get("native", True))
 
 
 # jieba's block pattern (`jieba.re_han_default`); blocks of only Han + ASCII alphanumerics, which
