@@ -165,3 +165,20 @@ def test_ngram_stats_equal_numpy_word_batch(lib):
     # the first repeat at word 1 and counts its 10 characters once, then runs out of words
     assert stats[-1].tolist() == [10, 33]
     assert prose_reasons(docs, ids, sp.index, rules) == prose_reasons(docs, ids, sp.index, rules, native=False)
+
+
+def test_line_stats_native_equals_definition(lib):
+    from clean_fixtures import chinese_docs
+
+    from symboliclight.pipeline.stages.line_stats import line_stats, line_stats_batch
+
+    texts = list(english_docs()[:300]) + list(chinese_docs()[:200]) + list(code_docs())
+    texts += ["", "\n", "a\n", "\n\na\n\n\nb\n", " \u3000 ", "x...y....z…", "a\n\n  \n\nb", "  lead\n\n\ntrail  \n",
+              "# h\n#\n...", "same\nsame\n\nsame\n\nsame", "短句。\n短句。\n长一点的句子，没有终止"]
+    rng = random.Random(2)
+    alphabet = ["a", "b", "\n", "\n", " ", "\u3000", "。", ".", "…", "#", "中", "\t", "!", "\u2028", "\u00a0", "é"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
+    for short in (0, 5, 30):
+        assert line_stats_batch(texts, short) == [line_stats(t, short) for t in texts]
+    s = line_stats("same\nsame\n\nsame\n\nsame")
+    assert (s.paragraphs, s.para_dup, s.para_dup_chars, s.lines, s.line_dup, s.line_dup_chars) == (3, 1, 4, 4, 3, 12)

@@ -175,7 +175,19 @@ class CleanBlock(PipelineStep):
         yield from self._flush(docs, verdicts)
 
 
+def warm_up(cfg: CleanConfig) -> None:
+    """Build what every worker needs (spaCy's compiled rules, the native text library) once in the
+    parent, so that forked workers inherit it instead of each paying ~0.1 s."""
+    from .words import english_rules, native_affix_splitter
+
+    q = cfg.quality
+    if any(isinstance(r, ProseRules) and r.words == "spacy_en" for r in vars(q).values()):
+        english_rules("en")
+        native_affix_splitter("en")
+
+
 def plan(ctx: StageContext) -> list[PipelineSpec]:
+    warm_up(ctx.config)
     return [PipelineSpec("clean", [ctx.reader(), CleanBlock(ctx.config), ctx.part_writer()])]
 
 

@@ -17,19 +17,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from datatrove.utils.text import TERMINAL_PUNCTUATION
 
+from .line_stats import LineStats, dup_counts, line_stats, line_stats_batch
 from .words import WordIndex
 
 GOPHER_STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
-_PARA = re.compile(r"\n{2,}")
-_LINES = re.compile("\n+")
-_TERMINAL = tuple(TERMINAL_PUNCTUATION)
 _BULLETS = ("•", "-")
 _ELLIPSES = ("...", "…")
 # every line boundary `str.splitlines` knows besides \n; [^\S\n] is whitespace that is not \n
@@ -253,34 +249,18 @@ class WordBatch:
         return self._gopher
 
 
-def dup_count_chars(items: list[str]) -> tuple[int, int]:
-    """datatrove's `find_duplicates` (repeats after the first, and their characters) via Counter."""
-    counts = Counter(items)
-    if len(counts) == len(items):
-        return 0, 0
-    dup = chars = 0
-    for item, c in counts.items():
-        if c > 1:
-            dup += c - 1
-            chars += (c - 1) * len(item)
-    return dup, chars
-
-
-def repetition_reason(text: str, i: int, batch: WordBatch, cfg: RepetitionConfig) -> str | None:
+def repetition_reason(text: str, i: int, batch: WordBatch, cfg: RepetitionConfig,
+                      ls: LineStats | None = None) -> str | None:
     if not text:
         return "empty"
-    stripped = text.strip()
-    paragraphs = _PARA.split(stripped) if "\n\n" in stripped else [stripped]
-    p_dup, p_chars = dup_count_chars(paragraphs)
-    if cfg.dup_para_frac and p_dup / len(paragraphs) > cfg.dup_para_frac:
+    ls = ls or line_stats(text)
+    if cfg.dup_para_frac and ls.para_dup / ls.paragraphs > cfg.dup_para_frac:
         return "dup_para_frac"
-    if cfg.dup_para_char_frac and p_chars / len(text) > cfg.dup_para_char_frac:
+    if cfg.dup_para_char_frac and ls.para_dup_chars / len(text) > cfg.dup_para_char_frac:
         return "dup_para_char_frac"
-    lines = _LINES.split(text) if "\n\n" in text else text.split("\n")  # same split without runs
-    l_dup, l_chars = dup_count_chars(lines)
-    if cfg.dup_line_frac and l_dup / len(lines) > cfg.dup_line_frac:
+    if cfg.dup_line_frac and ls.line_dup / ls.lines > cfg.dup_line_frac:
         return "dup_line_frac"
-    if cfg.dup_line_char_frac and l_chars / len(text) > cfg.dup_line_char_frac:
+    if cfg.dup_line_char_frac and ls.line_dup_chars / len(text) > cfg.dup_line_char_frac:
         return "dup_line_char_frac"
     n_words = int(batch.n_words[i])
     for n, frac in sorted(cfg.top_n_grams.items()):
@@ -314,7 +294,7 @@ def _line_marks(text: str) -> tuple[int, int, int]:
     return n_lines, len(_BULLET_LINE.findall(text)), len(_ELLIPSIS_LINE.findall(text))
 
 
-def gopher_reason(text: str, i: int, batch: WordBatch, cfg: GopherConfig) -> str | None:
+def gopher_reason(text: str, i: int, batch: WordBatch, cfg: GopherConfig, ls: LineStats | None = None) -> str | None:
     g = batch.gopher_counts()
     n_words = int(batch.n_words[i])
     n_ns = int(g["non_symbol"][i])
@@ -329,9 +309,10 @@ def gopher_reason(text: str, i: int, batch: WordBatch, cfg: GopherConfig) -> str
         return "gopher_above_avg_threshold"
     if n_words == 0:
         return "gopher_short_doc"
-    if cfg.max_symbol_word_ratio and text.count("#") / n_words > cfg.max_symbol_word_ratio:
+    ls = ls or line_stats(text)
+    if cfg.max_symbol_word_ratio and ls.hashes / n_words > cfg.max_symbol_word_ratio:
         return "gopher_too_many_hashes"
-    if cfg.max_symbol_word_ratio and (text.count("...") + text.count("…")) / n_words > cfg.max_symbol_word_ratio:
+    if cfg.max_symbol_word_ratio and ls.ellipses / n_words > cfg.max_symbol_word_ratio:
         return "gopher_too_many_ellipsis"
     n_lines, bullets, ellipses = _line_marks(text)
     if n_lines and cfg.max_bullet_lines_ratio and bullets / n_lines > cfg.max_bullet_lines_ratio:
@@ -345,20 +326,18 @@ def gopher_reason(text: str, i: int, batch: WordBatch, cfg: GopherConfig) -> str
     return None
 
 
-def fineweb_reason(text: str, n_words: int, cfg: FineWebConfig) -> str | None:
-    lines = [line for line in text.split("\n") if line.strip() != ""]
-    if not lines:
+def fineweb_reason(text: str, n_words: int, cfg: FineWebConfig, ls: LineStats | None = None) -> str | None:
+    ls = ls or line_stats(text, cfg.short_line_length)
+    if not ls.nonblank:
         return "empty"
-    ratio = sum(1 for line in lines if line.endswith(_TERMINAL)) / len(lines)
+    ratio = ls.terminal / ls.nonblank
     if ratio < cfg.line_punct_thr and not (ratio == 0 and cfg.line_punct_exclude_zero):
         return "line_punct_ratio"
-    if cfg.short_line_thr is not None:
-        ratio = sum(1 for line in lines if len(line) <= cfg.short_line_length) / len(lines)
-        if ratio > cfg.short_line_thr:
-            return "short_line_ratio"
-    if dup_count_chars(lines)[1] / len(text.replace("\n", "")) > cfg.char_duplicates_ratio:
+    if cfg.short_line_thr is not None and ls.short / ls.nonblank > cfg.short_line_thr:
+        return "short_line_ratio"
+    if ls.nonblank_dup_chars / (ls.chars - ls.newlines) > cfg.char_duplicates_ratio:
         return "char_dup_ratio"
-    if n_words == 0 or text.count("\n") / n_words > cfg.new_line_ratio:
+    if n_words == 0 or ls.newlines / n_words > cfg.new_line_ratio:
         return "list_ratio"
     return None
 
@@ -371,15 +350,17 @@ def prose_reasons(texts: list[str], ids_list: list[np.ndarray], index: WordIndex
     batch = WordBatch(ids_list, index)
     if rules.repetition is not None and native:
         batch.precompute(sorted(rules.repetition.top_n_grams), sorted(rules.repetition.dup_n_grams))
+    short = rules.fineweb.short_line_length if rules.fineweb is not None else 0
+    stats = line_stats_batch(texts, short, native=native)
     out: list[str | None] = []
-    for i, text in enumerate(texts):
+    for i, (text, ls) in enumerate(zip(texts, stats, strict=True)):
         r = None
         if rules.repetition is not None:
-            r = repetition_reason(text, i, batch, rules.repetition)
+            r = repetition_reason(text, i, batch, rules.repetition, ls)
         if r is None and rules.gopher is not None:
-            r = gopher_reason(text, i, batch, rules.gopher)
+            r = gopher_reason(text, i, batch, rules.gopher, ls)
         if r is None and rules.fineweb is not None:
-            r = fineweb_reason(text, int(batch.n_words[i]), rules.fineweb)
+            r = fineweb_reason(text, int(batch.n_words[i]), rules.fineweb, ls)
         out.append(r)
     return out
 
@@ -416,6 +397,6 @@ def translation_reason(text: str, han: int, latin: int, cfg: TranslationRules) -
     if cfg.require_latin and latin == 0:
         return "translation_no_latin"
     lines = [ln for ln in text.split("\n") if ln.strip()]
-    if lines and dup_count_chars(lines)[0] / len(lines) > cfg.max_dup_line_frac:
+    if lines and dup_counts(lines)[0] / len(lines) > cfg.max_dup_line_frac:
         return "translation_dup_lines"
     return None

@@ -467,6 +467,149 @@ int64_t ct_doc(void* h, void* words, const void* splitter, const unsigned char* 
   return nm ? -1 : n_out;
 }
 
+/* ---- line and paragraph measures (line_stats.py gives the definition) ---- */
+static int64_t cp_count(const unsigned char* p, int64_t a, int64_t b) {
+  int64_t n = 0;
+  for (int64_t i = a; i < b; ++i) n += (p[i] & 0xC0) != 0x80;
+  return n;
+}
+
+static int64_t utf8_len(unsigned char c) { return c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1; }
+
+/* has s[a:b] a character that is not whitespace (str.strip() != "") */
+static int has_text(const unsigned char* p, int64_t a, int64_t b) {
+  for (int64_t i = a; i < b;) {
+    const int w = ws_len(p, i, b);
+    if (!w) return 1;
+    i += w;
+  }
+  return 0;
+}
+
+static int64_t last_code_point(const unsigned char* p, int64_t a, int64_t b) {
+  int64_t i = b - 1;
+  while (i > a && (p[i] & 0xC0) == 0x80) --i;
+  const unsigned char c = p[i];
+  const int64_t n = utf8_len(c);
+  int64_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
+  for (int64_t k = 1; k < n && i + k < b; ++k) cp = (cp << 6) | (p[i + k] & 0x3F);
+  return cp;
+}
+
+static int in_sorted(const int32_t* v, int64_t n, int64_t x) {
+  int64_t lo = 0, hi = n;
+  while (lo < hi) { const int64_t mid = (lo + hi) / 2; if (v[mid] < x) lo = mid + 1; else hi = mid; }
+  return lo < n && v[lo] == x;
+}
+
+/* spans[2k], spans[2k+1] = start, end; (repeats of an earlier span, their characters) */
+static int dup_spans(const unsigned char* p, const int64_t* spans, int64_t n, int64_t* slots, int64_t cap,
+                     int64_t* dup, int64_t* chars) {
+  *dup = 0; *chars = 0;
+  if (n < 2) return 0;
+  int64_t c = 16;
+  while (c < 2 * n) c *= 2;
+  if (c > cap) return -1;
+  for (int64_t i = 0; i < c; ++i) slots[i] = -1;
+  for (int64_t k = 0; k < n; ++k) {
+    const int64_t a = spans[2 * k], len = spans[2 * k + 1] - a;
+    int64_t i = (int64_t)(hash_bytes(p + a, len) & (uint64_t)(c - 1));
+    for (;; i = (i + 1) & (c - 1)) {
+      const int64_t q = slots[i];
+      if (q < 0) { slots[i] = k; break; }
+      const int64_t qa = spans[2 * q], qlen = spans[2 * q + 1] - qa;
+      if (qlen == len && memcmp(p + qa, p + a, (size_t)len) == 0) { *dup += 1; *chars += cp_count(p, a, a + len); break; }
+    }
+  }
+  return 0;
+}
+
+/* 14 measures per document (see LineStats); texts = buf[bounds[d]:bounds[d+1]], UTF-8. 0, or -1 out of memory. */
+int line_stats(const unsigned char* buf, const int64_t* bounds, int64_t docs, int64_t short_len,
+               const int32_t* term, int64_t nterm, int64_t* out) {
+  int64_t most = 0;
+  for (int64_t d = 0; d < docs; ++d) {
+    int64_t nl = 0;
+    for (int64_t i = bounds[d]; i < bounds[d + 1]; ++i) nl += buf[i] == '\n';
+    if (nl > most) most = nl;
+  }
+  int64_t cap = 16;
+  while (cap < 2 * (most + 2)) cap *= 2;
+  int64_t* spans = (int64_t*)malloc((size_t)(2 * (most + 2)) * sizeof(int64_t));
+  int64_t* slots = (int64_t*)malloc((size_t)cap * sizeof(int64_t));
+  if (!spans || !slots) { free(spans); free(slots); return -1; }
+  for (int64_t d = 0; d < docs; ++d) {
+    const unsigned char* p = buf;
+    const int64_t a = bounds[d], b = bounds[d + 1];
+    int64_t* o = out + 14 * d;
+    o[0] = cp_count(p, a, b);
+    /* strip: first and past-the-last non-whitespace characters */
+    int64_t sa = b, sb = a;
+    for (int64_t i = a; i < b;) {
+      const int w = ws_len(p, i, b);
+      if (w) { i += w; continue; }
+      if (sa == b) sa = i;
+      i += utf8_len(p[i]);
+      if (i > b) i = b;
+      sb = i;
+    }
+    if (sa > sb) sa = sb = a;
+    /* paragraphs: stripped text split at runs of two or more newlines */
+    int64_t n = 0, start = sa;
+    for (int64_t i = sa; i + 1 < sb; ++i) {
+      if (p[i] == '\n' && p[i + 1] == '\n') {
+        spans[2 * n] = start; spans[2 * n + 1] = i; ++n;
+        while (i < sb && p[i] == '\n') ++i;
+        start = i; --i;
+      }
+    }
+    spans[2 * n] = start; spans[2 * n + 1] = sb; ++n;
+    o[1] = n;
+    if (dup_spans(p, spans, n, slots, cap, &o[2], &o[3])) { free(spans); free(slots); return -1; }
+    /* lines: split at runs of newlines, empty first/last pieces kept */
+    n = 0; start = a;
+    for (int64_t i = a; i < b; ++i) {
+      if (p[i] == '\n') {
+        spans[2 * n] = start; spans[2 * n + 1] = i; ++n;
+        while (i < b && p[i] == '\n') ++i;
+        start = i; --i;
+      }
+    }
+    spans[2 * n] = start; spans[2 * n + 1] = b; ++n;
+    o[4] = n;
+    if (dup_spans(p, spans, n, slots, cap, &o[5], &o[6])) { free(spans); free(slots); return -1; }
+    /* non-blank lines of text.split("\n") */
+    n = 0; start = a;
+    int64_t terminal = 0, shorts = 0, newlines = 0;
+    for (int64_t i = a; i <= b; ++i) {
+      if (i == b || p[i] == '\n') {
+        if (i < b) ++newlines;
+        if (has_text(p, start, i)) {
+          spans[2 * n] = start; spans[2 * n + 1] = i; ++n;
+          terminal += in_sorted(term, nterm, last_code_point(p, start, i));
+          shorts += cp_count(p, start, i) <= short_len;
+        }
+        start = i + 1;
+      }
+    }
+    o[7] = n; o[8] = terminal; o[9] = shorts;
+    int64_t ignore;
+    if (dup_spans(p, spans, n, slots, cap, &ignore, &o[10])) { free(spans); free(slots); return -1; }
+    o[11] = newlines;
+    int64_t hashes = 0, ell = 0;
+    for (int64_t i = a; i < b;) {
+      const unsigned char c = p[i];
+      if (c == '#') { ++hashes; ++i; }
+      else if (c == '.' && i + 2 < b && p[i + 1] == '.' && p[i + 2] == '.') { ++ell; i += 3; }
+      else if (c == 0xE2 && i + 2 < b && p[i + 1] == 0x80 && p[i + 2] == 0xA6) { ++ell; i += 3; }
+      else ++i;
+    }
+    o[12] = hashes; o[13] = ell;
+  }
+  free(spans); free(slots);
+  return 0;
+}
+
 /* Gopher repetition measures per document over word ids (positions index the whole batch; cum[p] is
    the total length of the words before p). For each n in ns (ascending) with kind 0: the most
    frequent n-gram's length joined by spaces times its count, ties to the n-gram seen first; kind 1:
@@ -550,6 +693,7 @@ _SIGNATURES = {
     "sp_new": ([_PTR] * 15, _PTR), "sp_free": ([_PTR], None),
     "sp_split": ([_PTR, ctypes.c_char_p, _I64, _PTR, _I64], _I64),
     "ngram_stats": ([_PTR, _PTR, _PTR, _I64, _PTR, _PTR, _I64, _PTR], ctypes.c_int),
+    "line_stats": ([ctypes.c_char_p, _PTR, _I64, _I64, _PTR, _I64, _PTR], ctypes.c_int),
 }
 
 
@@ -629,7 +773,7 @@ class AffixSplitter:
     (`affix_programs`); it declines (Python splits) whatever it cannot decide exactly."""
 
     def __init__(self, lib: ctypes.CDLL, rules):
-        from .affix_programs import affix_programs, mandatory_ascii, pack
+        from .affix_programs import mandatory_ascii, packed_programs
 
         if rules.token_match is not None:
             raise ValueError("a token_match rule needs the Python splitter")
@@ -638,7 +782,8 @@ class AffixSplitter:
         ptrs = []
         for fn, kind in ((rules.prefix_search, "prefix"), (rules.suffix_search, "suffix"),
                          (rules.infix_finditer, "infix")):
-            arrays = [a if a.size else np.zeros(2, a.dtype) for a in pack(affix_programs(fn.__self__, kind))]
+            arrays = [np.ascontiguousarray(a) if a.size else np.zeros(2, a.dtype)
+                      for a in packed_programs(fn.__self__, kind)]
             self._keep.extend(arrays)  # never a NULL pointer, and alive as long as the struct
             ptrs.extend(_addr(a) for a in arrays)
         # characters every URL match consumes: a chunk lacking one cannot be a URL; no URL rule at
@@ -751,3 +896,14 @@ def ngram_stats(lib: ctypes.CDLL, ids: np.ndarray, cum: np.ndarray, bounds: np.n
     result = np.empty_like(out)
     result[:, order] = out
     return result
+
+
+def line_stats_native(lib: ctypes.CDLL, texts: list[str], short_len: int, terminal: np.ndarray) -> np.ndarray:
+    """[documents, 14] int64: the `line_stats.LineStats` fields of each text, in one C pass."""
+    raw = [t.encode("utf-8", "surrogatepass") for t in texts]
+    bounds = _bounds([len(r) for r in raw])
+    terminal = np.ascontiguousarray(terminal, dtype=np.int32)
+    out = np.empty((len(texts), 14), np.int64)
+    if lib.line_stats(b"".join(raw), _addr(bounds), len(texts), short_len, _addr(terminal), len(terminal), _addr(out)):
+        raise MemoryError("line statistics")
+    return out

@@ -23,6 +23,7 @@ non-punctuation character, has a letter, is a stop word), so the quality rules w
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.metadata
 import json
 import logging
@@ -61,6 +62,14 @@ class WordIndex:
             i = self.ids[word] = len(self.words)
             self.words.append(word)
         return i
+
+    def extend(self, words: list[str]) -> None:
+        """Add words known to be new, in order (ids len(words), len(words) + 1, ...)."""
+        start = len(self.words)
+        self.ids.update(zip(words, range(start, start + len(words)), strict=True))
+        self.words.extend(words)
+        if len(self.ids) != len(self.words):
+            raise ValueError("WordIndex.extend: a word was already present")
 
     def ids_of(self, words: list[str]) -> np.ndarray:
         get = self.ids.get
@@ -432,6 +441,28 @@ class SpacyEnglishRules:
         return out
 
 
+@functools.cache
+def english_rules(lang: str = "en") -> SpacyEnglishRules:
+    """One `SpacyEnglishRules` per process (compiling spaCy's regexes takes ~50 ms); a stage that
+    builds it before forking its workers hands it to all of them for free."""
+    return SpacyEnglishRules(lang)
+
+
+@functools.cache
+def native_affix_splitter(lang: str = "en"):
+    """The C affix loop for `english_rules(lang)` (shared and read-only), or None when native code
+    is unavailable or the rules need the Python loop."""
+    from .text_native import AffixSplitter, library
+
+    lib = library()
+    if lib is None:
+        return None
+    try:
+        return AffixSplitter(lib, english_rules(lang))
+    except ValueError:
+        return None
+
+
 class SpacyChunkSplitter(WordTokenizer):
     """spaCy's blank-English word split (identical output), memoised per whitespace-free chunk."""
 
@@ -454,9 +485,9 @@ class SpacyChunkSplitter(WordTokenizer):
         """Word ids and their properties; on the native path, first brought up to date with the
         words the C tables have added (ids are the C tables', in the same order)."""
         if self._words is not None:
-            known = len(self._index.words)
-            for w in self._words.words_since(known):
-                self._index.id(w.decode("utf-8", "surrogatepass"))
+            new = self._words.words_since(len(self._index.words))
+            if new:
+                self._index.extend([w.decode("utf-8", "surrogatepass") for w in new])
             if len(self._index.words) != len(self._words):
                 raise RuntimeError("word index out of step with the native word table")
         return self._index
@@ -464,7 +495,7 @@ class SpacyChunkSplitter(WordTokenizer):
     @property
     def rules(self) -> SpacyEnglishRules:
         if self._rules is None:
-            self._rules = SpacyEnglishRules(self.spacy_lang)
+            self._rules = english_rules(self.spacy_lang)
         return self._rules
 
     def _fill(self, chunks: list[str]) -> None:
@@ -477,16 +508,14 @@ class SpacyChunkSplitter(WordTokenizer):
     def _chunk_table(self):
         """The native chunk table, or None when native loops are unavailable (then `_cache`)."""
         if self._native is None:
-            from .text_native import AffixSplitter, ChunkTable, WordTable, library
+            from .text_native import ChunkTable, WordTable, library
 
             lib = library()
             self._native = lib is not None and self.native
             if self._native:
                 self._table, self._words = ChunkTable(lib), WordTable(lib)
-                try:
-                    self._affix = AffixSplitter(lib, self.rules)
-                except ValueError:  # rules the C loop cannot follow: Python splits every new chunk
-                    self._affix = None
+                # None when the rules need the Python loop: then Python splits every new chunk
+                self._affix = native_affix_splitter(self.spacy_lang)
         return self._table
 
     def trim(self) -> None:
