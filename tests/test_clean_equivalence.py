@@ -16,14 +16,9 @@ from ftfy.badness import is_bad
 from symboliclight.pipeline.stages import get_stage
 from symboliclight.pipeline.stages.clean import CleanBlock
 from symboliclight.pipeline.stages.langid import _CODE_LINE, is_code_line, looks_like_code, script_counts
+from symboliclight.pipeline.stages.line_stats import line_stats_batch
 from symboliclight.pipeline.stages.normalize import badness_gate
-from symboliclight.pipeline.stages.quality import (
-    _BULLETS,
-    _ELLIPSES,
-    _line_marks,
-    prose_reason,
-    prose_reasons,
-)
+from symboliclight.pipeline.stages.quality import prose_reason, prose_reasons
 from symboliclight.pipeline.stages.runner import load_stage_config
 from symboliclight.pipeline.stages.words import (
     JiebaSplitter,
@@ -113,10 +108,13 @@ def test_script_counts_and_code_shapes_equal_per_line_definitions():
 
 
 def test_line_marks_equal_splitlines():
-    for t in list(english_docs()[:300]) + list(chinese_docs()[:100]) + EDGE:
+    texts = list(english_docs()[:300]) + list(chinese_docs()[:100]) + EDGE
+    texts += ["a\rb\r\nc\x0bd\x0ce\x1cf\x85g\u2028h\u2029i", " • x\r - y ...\x1e… \x1f", "\r\n", "x\n\n"]
+    for t, ls in zip(texts, line_stats_batch(texts), strict=True):
         lines = t.splitlines()
-        assert _line_marks(t) == (len(lines), sum(1 for s in lines if s.lstrip().startswith(_BULLETS)),
-                                  sum(1 for s in lines if s.rstrip().endswith(_ELLIPSES)))
+        assert (ls.split_lines, ls.bullet_lines, ls.ellipsis_lines) == (
+            len(lines), sum(1 for s in lines if s.lstrip().startswith(("•", "-"))),
+            sum(1 for s in lines if s.rstrip().endswith(("...", "…")))), repr(t[:80])
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -169,14 +169,14 @@ def test_ngram_stats_equal_numpy_word_batch(lib):
 
 def test_line_stats_native_equals_definition(lib):
     from clean_fixtures import chinese_docs
-
     from symboliclight.pipeline.stages.line_stats import line_stats, line_stats_batch
 
     texts = list(english_docs()[:300]) + list(chinese_docs()[:200]) + list(code_docs())
     texts += ["", "\n", "a\n", "\n\na\n\n\nb\n", " \u3000 ", "x...y....z…", "a\n\n  \n\nb", "  lead\n\n\ntrail  \n",
               "# h\n#\n...", "same\nsame\n\nsame\n\nsame", "短句。\n短句。\n长一点的句子，没有终止"]
     rng = random.Random(2)
-    alphabet = ["a", "b", "\n", "\n", " ", "\u3000", "。", ".", "…", "#", "中", "\t", "!", "\u2028", "\u00a0", "é"]
+    alphabet = ["a", "b", "\n", "\n", " ", "\u3000", "。", ".", "…", "#", "中", "\t", "!", "\u2028", "\u00a0", "é",
+                "\r", "\x0b", "\x1c", "\x1f", "\x85", "\u2029", "•", "-", "..."]
     texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
     for short in (0, 5, 30):
         assert line_stats_batch(texts, short) == [line_stats(t, short) for t in texts]

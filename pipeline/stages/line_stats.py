@@ -18,6 +18,8 @@ from datatrove.utils.text import TERMINAL_PUNCTUATION
 _PARA = re.compile(r"\n{2,}")
 _LINES = re.compile("\n+")
 _TERMINAL = tuple(TERMINAL_PUNCTUATION)
+_BULLETS = ("•", "-")
+_ELLIPSES = ("...", "…")
 
 
 class LineStats(NamedTuple):
@@ -35,6 +37,9 @@ class LineStats(NamedTuple):
     newlines: int          # text.count("\n")
     hashes: int            # text.count("#")
     ellipses: int          # text.count("...") + text.count("…")
+    split_lines: int       # len(text.splitlines())
+    bullet_lines: int      # ... of them starting with • or - after leading whitespace
+    ellipsis_lines: int    # ... of them ending with ... or … before trailing whitespace
 
 
 def dup_counts(items: list[str]) -> tuple[int, int]:
@@ -55,6 +60,7 @@ def line_stats(text: str, short_len: int = 30) -> LineStats:
     paragraphs = _PARA.split(stripped) if "\n\n" in stripped else [stripped]
     lines = _LINES.split(text) if "\n\n" in text else text.split("\n")
     nonblank = [ln for ln in text.split("\n") if ln.strip() != ""]
+    split = text.splitlines()
     p_dup, p_chars = dup_counts(paragraphs)
     l_dup, l_chars = dup_counts(lines)
     return LineStats(
@@ -62,7 +68,9 @@ def line_stats(text: str, short_len: int = 30) -> LineStats:
         lines=len(lines), line_dup=l_dup, line_dup_chars=l_chars,
         nonblank=len(nonblank), terminal=sum(1 for ln in nonblank if ln.endswith(_TERMINAL)),
         short=sum(1 for ln in nonblank if len(ln) <= short_len), nonblank_dup_chars=dup_counts(nonblank)[1],
-        newlines=text.count("\n"), hashes=text.count("#"), ellipses=text.count("...") + text.count("…"))
+        newlines=text.count("\n"), hashes=text.count("#"), ellipses=text.count("...") + text.count("…"),
+        split_lines=len(split), bullet_lines=sum(1 for ln in split if ln.lstrip().startswith(_BULLETS)),
+        ellipsis_lines=sum(1 for ln in split if ln.rstrip().endswith(_ELLIPSES)))
 
 
 _TERMINAL_CODES = np.array(sorted(ord(ch) for ch in TERMINAL_PUNCTUATION), np.int32)

@@ -16,7 +16,6 @@ Code and translation documents get rules that fit them instead of prose rules.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,12 +25,6 @@ from .line_stats import LineStats, dup_counts, line_stats, line_stats_batch
 from .words import WordIndex
 
 GOPHER_STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
-_BULLETS = ("•", "-")
-_ELLIPSES = ("...", "…")
-# every line boundary `str.splitlines` knows besides \n; [^\S\n] is whitespace that is not \n
-_OTHER_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-_BULLET_LINE = re.compile(r"^[^\S\n]*[•\-]", re.M)
-_ELLIPSIS_LINE = re.compile(r"(?:\.\.\.|…)[^\S\n]*$", re.M)
 
 
 @dataclass
@@ -282,18 +275,6 @@ def repetition_reason(text: str, i: int, batch: WordBatch, cfg: RepetitionConfig
     return None
 
 
-def _line_marks(text: str) -> tuple[int, int, int]:
-    """(lines as `str.splitlines` counts them, lines starting with a bullet after leading blanks,
-    lines ending with an ellipsis before trailing blanks), as datatrove's Gopher filter counts them.
-    Text without line breaks other than \\n is counted by two multiline regex scans."""
-    if _OTHER_BREAKS.search(text):
-        lines = text.splitlines()
-        return (len(lines), sum(1 for s in lines if s.lstrip().startswith(_BULLETS)),
-                sum(1 for s in lines if s.rstrip().endswith(_ELLIPSES)))
-    n_lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
-    return n_lines, len(_BULLET_LINE.findall(text)), len(_ELLIPSIS_LINE.findall(text))
-
-
 def gopher_reason(text: str, i: int, batch: WordBatch, cfg: GopherConfig, ls: LineStats | None = None) -> str | None:
     g = batch.gopher_counts()
     n_words = int(batch.n_words[i])
@@ -314,7 +295,7 @@ def gopher_reason(text: str, i: int, batch: WordBatch, cfg: GopherConfig, ls: Li
         return "gopher_too_many_hashes"
     if cfg.max_symbol_word_ratio and ls.ellipses / n_words > cfg.max_symbol_word_ratio:
         return "gopher_too_many_ellipsis"
-    n_lines, bullets, ellipses = _line_marks(text)
+    n_lines, bullets, ellipses = ls.split_lines, ls.bullet_lines, ls.ellipsis_lines
     if n_lines and cfg.max_bullet_lines_ratio and bullets / n_lines > cfg.max_bullet_lines_ratio:
         return "gopher_too_many_bullets"
     if n_lines and cfg.max_ellipsis_lines_ratio and ellipses / n_lines > cfg.max_ellipsis_lines_ratio:

@@ -524,7 +524,17 @@ static int dup_spans(const unsigned char* p, const int64_t* spans, int64_t n, in
   return 0;
 }
 
-/* 14 measures per document (see LineStats); texts = buf[bounds[d]:bounds[d+1]], UTF-8. 0, or -1 out of memory. */
+/* bytes of a str.splitlines() line break at p[i] (0 if none): \n \r \r\n \v \f \x1c-\x1e U+0085 U+2028 U+2029 */
+static inline int brk_len(const unsigned char* p, int64_t i, int64_t n) {
+  const unsigned char c = p[i];
+  if (c == '\r') return (i + 1 < n && p[i + 1] == '\n') ? 2 : 1;
+  if (c == '\n' || c == 0x0b || c == 0x0c || c == 0x1c || c == 0x1d || c == 0x1e) return 1;
+  if (c == 0xc2) return (i + 1 < n && p[i + 1] == 0x85) ? 2 : 0;
+  if (c == 0xe2) return (i + 2 < n && p[i + 1] == 0x80 && (p[i + 2] == 0xa8 || p[i + 2] == 0xa9)) ? 3 : 0;
+  return 0;
+}
+
+/* 17 measures per document (see LineStats); texts = buf[bounds[d]:bounds[d+1]], UTF-8. 0, or -1 out of memory. */
 int line_stats(const unsigned char* buf, const int64_t* bounds, int64_t docs, int64_t short_len,
                const int32_t* term, int64_t nterm, int64_t* out) {
   int64_t most = 0;
@@ -541,7 +551,7 @@ int line_stats(const unsigned char* buf, const int64_t* bounds, int64_t docs, in
   for (int64_t d = 0; d < docs; ++d) {
     const unsigned char* p = buf;
     const int64_t a = bounds[d], b = bounds[d + 1];
-    int64_t* o = out + 14 * d;
+    int64_t* o = out + 17 * d;
     o[0] = cp_count(p, a, b);
     /* strip: first and past-the-last non-whitespace characters */
     int64_t sa = b, sb = a;
@@ -605,6 +615,35 @@ int line_stats(const unsigned char* buf, const int64_t* bounds, int64_t docs, in
       else ++i;
     }
     o[12] = hashes; o[13] = ell;
+    /* str.splitlines(): lines, those starting with a bullet after leading blanks, those ending
+       with an ellipsis before trailing blanks */
+    int64_t nlines = 0, bullets = 0, ellipses = 0;
+    start = a;
+    for (int64_t i = a; i <= b;) {
+      const int bl = i < b ? brk_len(p, i, b) : 0;
+      if (i < b && !bl) { ++i; continue; }
+      if (i < b || start < b) {
+        const int64_t le = i;
+        ++nlines;
+        int64_t j = start;
+        while (j < le) { const int w = ws_len(p, j, le); if (!w) break; j += w; }
+        if (j < le && (p[j] == '-' || (j + 2 < le && p[j] == 0xe2 && p[j + 1] == 0x80 && p[j + 2] == 0xa2))) ++bullets;
+        int64_t end = start;
+        for (int64_t q = start; q < le;) {
+          const int w = ws_len(p, q, le);
+          if (w) { q += w; continue; }
+          q += utf8_len(p[q]);
+          if (q > le) q = le;
+          end = q;
+        }
+        if ((end - start >= 3 && p[end - 1] == '.' && p[end - 2] == '.' && p[end - 3] == '.') ||
+            (end - start >= 3 && p[end - 3] == 0xe2 && p[end - 2] == 0x80 && p[end - 1] == 0xa6)) ++ellipses;
+      }
+      if (i >= b) break;
+      i += bl;
+      start = i;
+    }
+    o[14] = nlines; o[15] = bullets; o[16] = ellipses;
   }
   free(spans); free(slots);
   return 0;
@@ -899,11 +938,11 @@ def ngram_stats(lib: ctypes.CDLL, ids: np.ndarray, cum: np.ndarray, bounds: np.n
 
 
 def line_stats_native(lib: ctypes.CDLL, texts: list[str], short_len: int, terminal: np.ndarray) -> np.ndarray:
-    """[documents, 14] int64: the `line_stats.LineStats` fields of each text, in one C pass."""
+    """[documents, 17] int64: the `line_stats.LineStats` fields of each text, in one C pass."""
     raw = [t.encode("utf-8", "surrogatepass") for t in texts]
     bounds = _bounds([len(r) for r in raw])
     terminal = np.ascontiguousarray(terminal, dtype=np.int32)
-    out = np.empty((len(texts), 14), np.int64)
+    out = np.empty((len(texts), 17), np.int64)
     if lib.line_stats(b"".join(raw), _addr(bounds), len(texts), short_len, _addr(terminal), len(terminal), _addr(out)):
         raise MemoryError("line statistics")
     return out
