@@ -6,7 +6,7 @@ a second, and there is nothing to ship in the wheel. Every caller keeps a pure-P
 same results for machines without a compiler (or with `SYMBOLICLIGHT_NO_NATIVE=1`).
 
 The shared object is cached under `$SYMBOLICLIGHT_KERNEL_DIR` (default
-`~/.cache/symboliclight/kernels`) by a hash of the source, flags, compiler version and CPU flags, and
+`~/.cache/symboliclight/kernels`) by a hash of the source, flags, compiler binary and CPU flags, and
 is written atomically, so concurrent workers building the same library leave one complete file.
 """
 
@@ -45,6 +45,19 @@ def cpu_tag() -> str:
     return platform.processor() or platform.machine()
 
 
+def _compiler_id(cc: str) -> str:
+    """The compiler binary's resolved path, size and modification time: it changes when the compiler
+    does, and reading it starts no process (a library already built then loads without forking,
+    which matters in threaded workers such as Ray's, where fork can deadlock)."""
+    path = shutil.which(cc) or cc
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(real)
+    except OSError as e:
+        raise RuntimeError(f"C compiler {cc}: {e}") from None
+    return f"{real}:{st.st_size}:{st.st_mtime_ns}"
+
+
 def build_library(name: str, source: str, flags: tuple[str, ...] = DEFAULT_FLAGS,
                   libs: tuple[str, ...] = ()) -> ctypes.CDLL:
     """Compile `source` (once per source/flags/compiler/CPU) and load it. Raises RuntimeError,
@@ -52,8 +65,7 @@ def build_library(name: str, source: str, flags: tuple[str, ...] = DEFAULT_FLAGS
     cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
     if not cc:
         raise RuntimeError("no C compiler (gcc/cc) on PATH")
-    version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
-    key = hashlib.sha256("\0".join([source, " ".join(flags), " ".join(libs), version, cpu_tag()]).encode())
+    key = hashlib.sha256("\0".join([source, " ".join(flags), " ".join(libs), _compiler_id(cc), cpu_tag()]).encode())
     folder = cache_dir()
     target = folder / f"{name}_{key.hexdigest()[:16]}.so"
     if not target.is_file():

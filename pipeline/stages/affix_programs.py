@@ -1,17 +1,21 @@
-"""spaCy's prefix and suffix regexes, restated as small matching programs over ASCII for the C splitter.
+"""spaCy's prefix, suffix and infix regexes, restated as small matching programs over ASCII for C.
 
-spaCy's English affix regexes are alternations of short anchored pieces: a fixed run of character
-classes, sometimes behind a one-class look-behind (`(?<=[0-9])km`) or as a run of one class
-(`\\.\\.+`). For ASCII text such a piece is a sequence of 128-bit character sets, so C can decide
-what `prefix_search` / `suffix_search` would return without a regex engine. This module reads the
-parsed regex (`re._parser`), expands inner alternations and short repeats, and computes each
-class's ASCII members by asking Python's own compiled regex about every ASCII character.
+spaCy's English affix regexes are alternations of short pieces: a fixed run of character classes,
+sometimes between one-class look-arounds (`(?<=[0-9])km`, `(?<=[a-z])-(?=[a-z])`) or a run of one
+class (`\\.\\.+`). For ASCII text such a piece is a sequence of 128-bit character sets, so C can
+decide what `prefix_search`, `suffix_search` and `infix_finditer` would return without a regex
+engine. This module reads the parsed regex (`re._parser`), expands inner alternations and short
+repeats, and computes each class's ASCII members by asking Python's own compiled regex about
+every ASCII character.
 
-Semantics kept: the prefix regex (`^...`) returns the first alternative, in order, that matches
-at position 0; the suffix regex (`...$`, searched left to right) returns the match that starts
-leftmost, i.e. the longest. Any piece outside this shape makes its edge characters "complex", and
-the C splitter leaves chunks that need them to the Python splitter, so the result is always
-spaCy's. Tests compare the two splitters on every distinct chunk of real text.
+Semantics kept: the prefix regex (`^...`) returns the first alternative, in order, that matches at
+position 0; the suffix regex (`...$`, searched left to right) returns the match that starts
+leftmost, i.e. the longest; infixes are found left to right, the first alternative in order at
+each position, scanning on after each match. `mandatory_ascii` lists characters every match of a
+regex consumes, which rules spaCy's URL pattern out for most chunks (a URL needs a dot). Any
+piece outside these shapes makes its edge characters "complex", and the C splitter leaves chunks
+that need them to the Python splitter, so the result is always spaCy's. Tests compare the two
+splitters on every distinct chunk of real text and on fuzzed ASCII.
 """
 
 from __future__ import annotations

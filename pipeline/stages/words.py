@@ -6,6 +6,9 @@ infixes, exceptions, URL match). `SpacyEnglishRules` runs that same algorithm in
 own compiled regexes and exception table, without building spaCy lexemes and Docs (the costly
 part); plain-letter chunks skip the regexes (none of them can match a run of ASCII letters). Each
 distinct chunk is split once per worker and memoised, and natural text repeats chunks heavily.
+Where a C compiler is available (`text_native`), the whitespace cut, the memo, the word ids and
+the split of ASCII chunks run in C, on programs read off the same regexes (`affix_programs`);
+chunks the C loop cannot decide exactly (non-ASCII, exceptions, possible URLs) come back here.
 
 Chinese: datatrove's `cmn` tokenizer is spaCy's blank "zh" with the jieba segmenter, i.e.
 `jieba.cut(text)` (accurate mode, HMM on) with whitespace tokens dropped. jieba cuts the text into
