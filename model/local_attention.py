@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import native
+from .csrc_local_attention import TILE
 
 
 def _block_mask(n_blocks: int, block: int, window: int, n_anchor_slots: int, offset: int, n_anchors: int,
@@ -223,10 +224,13 @@ class _FusedLocalAttention(torch.autograd.Function):
 # path wins (its GEMM tiles amortise the span's extra keys). Measured on CPU: at W = 16 the direct
 # kernel is ~4x faster forward + backward, at W = 256 (the 20M and larger configs) several times slower.
 DIRECT_MAX_KEYS = 64
+DIRECT_TILE = TILE  # queries per vectorised tile of the direct kernel (its buffers are padded to it)
 
 
 class _DirectLocalAttention(torch.autograd.Function):
-    """Each query scores exactly its admissible keys (native, see `csrc_local_attention.py`)."""
+    """Each query scores exactly its admissible keys, diagonal by diagonal (native, see
+    `csrc_local_attention.py`); the transposed rotated q, k, v and the probabilities are kept for
+    backward."""
 
     @staticmethod
     def forward(ctx, qkv: Tensor, active: Tensor, cos: Tensor | None, sin: Tensor | None, q_active: bool,
@@ -236,34 +240,30 @@ class _DirectLocalAttention(torch.autograd.Function):
         H, d = heads
         A = max(0, min(n_anchors - offset, S))
         fn, dtype = getattr(native.kernels(), f"lattn_{native.suffix(qkv)}"), qkv.dtype
-        qr = torch.empty(B, S, H * d, dtype=dtype)
-        kr, out = torch.empty_like(qr), torch.empty_like(qr)
-        n_keys = A + window + 1
-        probs = torch.empty(B * S, H, n_keys, dtype=dtype)
-        keys = torch.empty(n_keys, dtype=torch.int64)
+        rows = -(-S // DIRECT_TILE) * DIRECT_TILE
+        L, K = rows + 2 * window, window + 1 + A
+        qT = torch.empty(B * H, d, L, dtype=dtype)
+        kT, vT = torch.empty_like(qT), torch.empty_like(qT)
+        probs = torch.empty(B * H, K, rows + window, dtype=dtype)
+        out = torch.empty(B, S, H * d, dtype=dtype)
         act = active.to(torch.uint8).contiguous()
         scale = 1.0 / math.sqrt(d)
-        args = (native.ptr(qkv), B, S, H, d, native.ptr(cos), native.ptr(sin), native.ptr(act), window, A,
-                int(q_active), scale, native.ptr(qr), native.ptr(kr), native.ptr(out), native.ptr(probs))
-        fn(*args, native.ptr(keys), 0, H)  # all heads (the kernel can also run a head range)
-        ctx.save_for_backward(qkv, qr, kr, out, probs, act, cos, sin)
-        ctx.dims = (B, S, H, d, window, A, q_active, scale)
+        fn(native.ptr(qkv), B, S, H, d, native.ptr(cos), native.ptr(sin), native.ptr(act), window, A, int(q_active),
+           scale, native.ptr(qT), native.ptr(kT), native.ptr(vT), native.ptr(probs), native.ptr(out))
+        ctx.save_for_backward(qT, kT, vT, probs, cos, sin)
+        ctx.dims = (B, S, H, d, window, A, scale)
         return out
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        qkv, qr, kr, out, probs, act, cos, sin = ctx.saved_tensors
-        B, S, H, d, window, A, q_active, scale = ctx.dims
+        qT, kT, vT, probs, cos, sin = ctx.saved_tensors
+        B, S, H, d, window, A, scale = ctx.dims
         g = grad.contiguous()
-        gqkv = torch.empty_like(qkv)
-        gk = torch.empty_like(qr)
-        gq = torch.empty(H * d, dtype=qkv.dtype)
-        keys = torch.empty(A + window + 1, dtype=torch.int64)
-        fn = getattr(native.kernels(), f"lattnbwd_{native.suffix(qkv)}")
-        args = (native.ptr(g), native.ptr(qkv), native.ptr(qr), native.ptr(kr), native.ptr(out), native.ptr(probs), B,
-                S, H, d, native.ptr(cos), native.ptr(sin), native.ptr(act), window, A, int(q_active), scale,
-                native.ptr(gqkv), native.ptr(gk), native.ptr(gq))
-        fn(*args, native.ptr(keys), 0, H)
+        gqkv = torch.empty(B, S, 3 * H * d, dtype=qT.dtype)
+        gT = torch.empty_like(qT)  # the output gradient, transposed like q, k, v (held: C reads it)
+        getattr(native.kernels(), f"lattnbwd_{native.suffix(qT)}")(
+            native.ptr(g), native.ptr(qT), native.ptr(kT), native.ptr(vT), native.ptr(probs), B, S, H, d,
+            native.ptr(cos), native.ptr(sin), window, A, scale, native.ptr(gqkv), native.ptr(gT))
         return gqkv, None, None, None, None, None, None, None, None
 
 

@@ -17,7 +17,15 @@ Kernels: LIF scan; spike (count in the same pass) and its backward; count ≥ θ
 (RoPE + layout + padding), has-key flags, lse merge and unpack (span fold + inverse RoPE); decay
 scan and its adjoint; gate mix and its backward; sparse FFN down projection and its weight gradient;
 direct local attention for small windows, forward and backward (`csrc_local_attention.py`); the
-fused one-token decoding step (`csrc_decode.py`, driven by `fused_decode.py`).
+fused token cross-entropy (`csrc_loss.py`, driven by `fused_loss.py`); the fused one-token decoding
+step (`csrc_decode.py`, driven by `fused_decode.py`).
+
+Threads: the library is built with `-fopenmp` when the compiler has it; it then links the same
+`libgomp.so.1` torch has already loaded, so its parallel loops run on torch's own OpenMP pool (no
+second pool competing for the cores, and `torch.set_num_threads` applies). Training-size calls of
+the spike kernels, LIF, decay adjoint, gate mix, attention and loss split their work; small calls
+(decoding) stay serial. Every reduction is split into fixed chunks summed in a fixed order, so
+results do not depend on the thread count. Without OpenMP the pragmas are ignored (serial build).
 
 The shared library is built and cached by `pipeline.native_build` (by a hash of the source, flags,
 compiler and CPU, under `$SYMBOLICLIGHT_KERNEL_DIR`). When no compiler is found,
@@ -37,30 +45,36 @@ from torch import Tensor
 from ..pipeline.native_build import build_library, native_disabled
 from .csrc_decode import SOURCE as _DECODE_SOURCE
 from .csrc_local_attention import SOURCE as _LOCAL_ATTENTION_SOURCE
+from .csrc_loss import SOURCE as _LOSS_SOURCE
 
 _CORE_SOURCE = r"""
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 /* LIF over time, vectorised over channels: x [B,S,D], v0 [B,D] -> spikes, surrogate factor, final v. */
 #define LIF(T, NAME)                                                                          \
 void NAME(const T* x, const T* v0, T* spikes, T* sg, T* v_out, int64_t B, int64_t S,        \
           int64_t D, T leak, T theta, T clampv, T alpha) {                                   \
-  for (int64_t b = 0; b < B; ++b) {                                                          \
-    T* v = v_out + b * D;                                                                    \
-    for (int64_t d = 0; d < D; ++d) v[d] = v0[b * D + d];                                    \
-    for (int64_t t = 0; t < S; ++t) {                                                        \
-      const int64_t o = (b * S + t) * D;                                                     \
-      for (int64_t d = 0; d < D; ++d) {                                                      \
-        T u = v[d] * leak;                                                                   \
-        u = u + x[o + d];                                                                    \
-        u = u < -clampv ? -clampv : u;                                                       \
-        u = u > clampv ? clampv : u;                                                         \
-        const T s = u >= theta ? (T)1 : (T)0;                                                \
-        const T e = alpha * (u - theta);                                                     \
-        spikes[o + d] = s;                                                                   \
-        sg[o + d] = (T)1 / ((T)1 + e * e);                                                   \
-        v[d] = u * ((T)1 - s);                                                               \
+  _Pragma("omp parallel for schedule(static) if (B * S * D > 32768)")                        \
+  for (int64_t c0 = 0; c0 < D; c0 += 16) {                                                   \
+    const int64_t c1 = c0 + 16 < D ? c0 + 16 : D;                                            \
+    for (int64_t b = 0; b < B; ++b) {                                                        \
+      T* v = v_out + b * D;                                                                  \
+      for (int64_t d = c0; d < c1; ++d) v[d] = v0[b * D + d];                                \
+      for (int64_t t = 0; t < S; ++t) {                                                      \
+        const int64_t o = (b * S + t) * D;                                                   \
+        for (int64_t d = c0; d < c1; ++d) {                                                  \
+          T u = v[d] * leak;                                                                 \
+          u = u + x[o + d];                                                                  \
+          u = u < -clampv ? -clampv : u;                                                     \
+          u = u > clampv ? clampv : u;                                                       \
+          const T s = u >= theta ? (T)1 : (T)0;                                              \
+          const T e = alpha * (u - theta);                                                   \
+          spikes[o + d] = s;                                                                 \
+          sg[o + d] = (T)1 / ((T)1 + e * e);                                                 \
+          v[d] = u * ((T)1 - s);                                                             \
+        }                                                                                    \
       }                                                                                      \
     }                                                                                        \
   }                                                                                          \
@@ -72,6 +86,7 @@ LIF(double, lif_f64)
 #define SPIKE(T, NAME)                                                                        \
 int64_t NAME(const T* a, T* z, T* sg, int64_t n, T theta, T alpha) {                         \
   int64_t ones = 0;                                                                          \
+  _Pragma("omp parallel for reduction(+:ones) schedule(static) if (n > 32768)")              \
   for (int64_t i = 0; i < n; ++i) {                                                          \
     const T u = a[i];                                                                        \
     const T s = u >= theta ? (T)1 : (T)0;                                                    \
@@ -89,6 +104,7 @@ SPIKE(double, spike_f64)
 #define SPIKE_Z(T, NAME)                                                                      \
 int64_t NAME(const T* a, T* z, int64_t n, T theta) {                                         \
   int64_t ones = 0;                                                                          \
+  _Pragma("omp parallel for reduction(+:ones) schedule(static) if (n > 32768)")              \
   for (int64_t i = 0; i < n; ++i) {                                                          \
     const T s = a[i] >= theta ? (T)1 : (T)0;                                                 \
     z[i] = s;                                                                                \
@@ -102,6 +118,7 @@ SPIKE_Z(double, spikez_f64)
 /* Spike backward from the saved input: ga = g * 1/(1+(alpha(a-theta))^2), the oracle's roundings. */
 #define SPIKE_BWD(T, NAME)                                                                    \
 void NAME(const T* g, const T* a, T* ga, int64_t n, T theta, T alpha) {                      \
+  _Pragma("omp parallel for schedule(static) if (n > 32768)")                                \
   for (int64_t i = 0; i < n; ++i) {                                                          \
     T e = a[i] - theta;                                                                      \
     e = alpha * e;                                                                           \
@@ -117,6 +134,7 @@ SPIKE_BWD(double, spikebwd_f64)
 #define COUNT_GE(T, NAME)                                                                     \
 int64_t NAME(const T* a, int64_t n, T theta) {                                               \
   int64_t ones = 0;                                                                          \
+  _Pragma("omp parallel for reduction(+:ones) schedule(static) if (n > 32768)")              \
   for (int64_t i = 0; i < n; ++i) ones += a[i] >= theta;                                     \
   return ones;                                                                               \
 }
@@ -250,15 +268,18 @@ MERGE(double, merge_f64, exp, log)
 #define DSCAN(T, NAME)                                                                        \
 void NAME(const T* u, const T* h0, T* ctx, int64_t B, int64_t S, int64_t D, int64_t d,       \
           const double* lam, const double* oml, double* h) {                                 \
-  for (int64_t b = 0; b < B; ++b) {                                                          \
-    for (int64_t c = 0; c < D; ++c) h[c] = h0 ? (double)h0[b * D + c] : 0.0;                 \
-    for (int64_t t = 0; t < S; ++t) {                                                        \
-      const T* ut = u + (b * S + t) * D; T* ot = ctx + (b * S + t) * D;                      \
-      for (int64_t hh = 0; hh < D / d; ++hh) {                                               \
-        const double l = lam[hh], m = oml[hh];                                               \
-        for (int64_t c = hh * d; c < (hh + 1) * d; ++c) {                                    \
-          const double v = l * h[c] + m * (double)ut[c];                                     \
-          h[c] = v; ot[c] = (T)v;                                                            \
+  (void)h;                                                                                   \
+  _Pragma("omp parallel for schedule(static) if (B * S * D > 1048576)")                      \
+  for (int64_t hh = 0; hh < D / d; ++hh) {                                                   \
+    const double l = lam[hh], m = oml[hh];                                                   \
+    double hs[d];                                                                            \
+    for (int64_t b = 0; b < B; ++b) {                                                        \
+      for (int64_t c = 0; c < d; ++c) hs[c] = h0 ? (double)h0[b * D + hh * d + c] : 0.0;     \
+      for (int64_t t = 0; t < S; ++t) {                                                      \
+        const T* ut = u + (b * S + t) * D + hh * d; T* ot = ctx + (b * S + t) * D + hh * d;  \
+        for (int64_t c = 0; c < d; ++c) {                                                    \
+          const double v = l * hs[c] + m * (double)ut[c];                                    \
+          hs[c] = v; ot[c] = (T)v;                                                           \
         }                                                                                    \
       }                                                                                      \
     }                                                                                        \
@@ -268,54 +289,73 @@ DSCAN(float, dscan_f32)
 DSCAN(double, dscan_f64)
 
 /* Backward of the decay recurrence: G_t = g_t + lam G_{t+1}; gu_t = (1-lam) G_t;
-   gh0 = lam G_0; glam[h] += sum G_t (h_{t-1} - u_t) (h from ctx, h_{-1} = h0). */
+   gh0 = lam G_0; glam[h] += sum G_t (h_{t-1} - u_t) (h from ctx, h_{-1} = h0). Heads run in
+   parallel; each head's sum is accumulated per channel (over b, then t descending) and the
+   channels are then added in order: the same bits whatever the thread count. */
 #define DSCAN_BWD(T, NAME)                                                                    \
 void NAME(const T* g, const T* u, const T* ctx, const T* h0, T* gu, T* gh0, double* glam,    \
           int64_t B, int64_t S, int64_t D, int64_t d, const double* lam, const double* oml,  \
           double* G) {                                                                       \
-  for (int64_t b = 0; b < B; ++b) {                                                          \
-    for (int64_t c = 0; c < D; ++c) G[c] = 0.0;                                              \
-    for (int64_t t = S - 1; t >= 0; --t) {                                                   \
-      const int64_t o = (b * S + t) * D;                                                     \
-      const T* pv = t > 0 ? ctx + o - D : (h0 ? h0 + b * D : 0);                             \
-      for (int64_t hh = 0; hh < D / d; ++hh) {                                               \
-        const double l = lam[hh], m = oml[hh];                                               \
-        double acc = 0.0;                                                                    \
-        for (int64_t c = hh * d; c < (hh + 1) * d; ++c) {                                    \
-          const double Gt = (double)g[o + c] + l * G[c];                                     \
-          G[c] = Gt;                                                                         \
+  (void)G;                                                                                   \
+  _Pragma("omp parallel for schedule(static) if (B * S * D > 32768)")                        \
+  for (int64_t hh = 0; hh < D / d; ++hh) {                                                   \
+    const double l = lam[hh], m = oml[hh];                                                   \
+    double Gs[d], acc[d];                                                                    \
+    for (int64_t c = 0; c < d; ++c) acc[c] = 0.0;                                            \
+    for (int64_t b = 0; b < B; ++b) {                                                        \
+      for (int64_t c = 0; c < d; ++c) Gs[c] = 0.0;                                           \
+      for (int64_t t = S - 1; t >= 0; --t) {                                                 \
+        const int64_t o = (b * S + t) * D + hh * d;                                          \
+        const T* pv = t > 0 ? ctx + o - D : (h0 ? h0 + b * D + hh * d : 0);                  \
+        for (int64_t c = 0; c < d; ++c) {                                                    \
+          const double Gt = (double)g[o + c] + l * Gs[c];                                   \
+          Gs[c] = Gt;                                                                        \
           gu[o + c] = (T)(m * Gt);                                                           \
-          acc += Gt * ((pv ? (double)pv[c] : 0.0) - (double)u[o + c]);                       \
+          acc[c] += Gt * ((pv ? (double)pv[c] : 0.0) - (double)u[o + c]);                    \
         }                                                                                    \
-        glam[hh] += acc;                                                                     \
       }                                                                                      \
+      if (gh0) for (int64_t c = 0; c < d; ++c) gh0[b * D + hh * d + c] = (T)(l * Gs[c]);    \
     }                                                                                        \
-    if (gh0) for (int64_t c = 0; c < D; ++c) gh0[b * D + c] = (T)(lam[c / d] * G[c]);       \
+    double sum = 0.0;                                                                        \
+    for (int64_t c = 0; c < d; ++c) sum += acc[c];                                           \
+    glam[hh] += sum;                                                                         \
   }                                                                                          \
 }
 DSCAN_BWD(float, dscanbwd_f32)
 DSCAN_BWD(double, dscanbwd_f64)
 
 /* Gate mix o = g*a + (1-g)*x, and its backward: ga = gr*g, gx = gr*(1-g), dot = sum gr*(a-x)
-   (eight partial sums in double, fixed order, so the loop vectorises). */
+   (per 16384-element chunk eight partial sums in double, chunks summed in order: the same bits
+   whatever the thread count). */
 #define MIX(T, NAME, BNAME)                                                                   \
 void NAME(const T* a, const T* x, T* o, int64_t n, T g) {                                    \
   const T omg = (T)1 - g;                                                                    \
+  _Pragma("omp parallel for schedule(static) if (n > 32768)")                                \
   for (int64_t i = 0; i < n; ++i) o[i] = g * a[i] + omg * x[i];                              \
 }                                                                                            \
 double BNAME(const T* gr, const T* a, const T* x, T* ga, T* gx, int64_t n, T g) {            \
-  const T omg = (T)1 - g; double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                          \
-  int64_t i = 0;                                                                             \
-  for (; i + 8 <= n; i += 8)                                                                 \
-    for (int j = 0; j < 8; ++j) {                                                            \
-      const T v = gr[i + j]; ga[i + j] = v * g; gx[i + j] = v * omg;                         \
-      acc[j] += (double)v * ((double)a[i + j] - (double)x[i + j]);                           \
+  const T omg = (T)1 - g; const int64_t C = 16384, nc = (n + C - 1) / C;                     \
+  double* part = (double*)malloc(sizeof(double) * (nc > 0 ? nc : 1));                        \
+  _Pragma("omp parallel for schedule(static) if (n > 32768)")                                \
+  for (int64_t k = 0; k < nc; ++k) {                                                         \
+    const int64_t e = (k + 1) * C < n ? (k + 1) * C : n;                                     \
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                \
+    int64_t i = k * C;                                                                       \
+    for (; i + 8 <= e; i += 8)                                                               \
+      for (int j = 0; j < 8; ++j) {                                                          \
+        const T v = gr[i + j]; ga[i + j] = v * g; gx[i + j] = v * omg;                       \
+        acc[j] += (double)v * ((double)a[i + j] - (double)x[i + j]);                         \
+      }                                                                                      \
+    for (; i < e; ++i) {                                                                     \
+      const T v = gr[i]; ga[i] = v * g; gx[i] = v * omg;                                     \
+      acc[0] += (double)v * ((double)a[i] - (double)x[i]);                                   \
     }                                                                                        \
-  for (; i < n; ++i) {                                                                       \
-    const T v = gr[i]; ga[i] = v * g; gx[i] = v * omg;                                       \
-    acc[0] += (double)v * ((double)a[i] - (double)x[i]);                                     \
+    part[k] = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));\
   }                                                                                          \
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));   \
+  double total = 0;                                                                          \
+  for (int64_t k = 0; k < nc; ++k) total += part[k];                                         \
+  free(part);                                                                                \
+  return total;                                                                              \
 }
 MIX(float, mix_f32, mixbwd_f32)
 MIX(double, mix_f64, mixbwd_f64)
@@ -353,7 +393,7 @@ void sparse_wgrad_f32(const float* z, const float* g, float* gwt, int64_t N, int
 }
 """
 
-_SOURCE = _CORE_SOURCE + _LOCAL_ATTENTION_SOURCE + _DECODE_SOURCE
+_SOURCE = _CORE_SOURCE + _LOCAL_ATTENTION_SOURCE + _LOSS_SOURCE + _DECODE_SOURCE
 
 _FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-shared", "-fPIC", "-std=c99")
 _I64, _PTR = ctypes.c_int64, ctypes.c_void_p
@@ -362,8 +402,18 @@ _lib: ctypes.CDLL | None = None
 _tried = False
 
 
+def _compile() -> ctypes.CDLL:
+    """With OpenMP where the compiler has it (the direct attention kernel runs its (sequence, head)
+    items on torch's own OpenMP pool: the library links the same `libgomp.so.1` torch has loaded),
+    else serial (the pragmas are ignored)."""
+    try:
+        return build_library("spiking", _SOURCE, _FLAGS + ("-fopenmp", "-mprefer-vector-width=512"), libs=("-lm",))
+    except (OSError, RuntimeError, subprocess.SubprocessError):
+        return build_library("spiking", _SOURCE, _FLAGS, libs=("-lm",))
+
+
 def _build() -> ctypes.CDLL:
-    lib = build_library("spiking", _SOURCE, _FLAGS, libs=("-lm",))
+    lib = _compile()
     for t, ct in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
         getattr(lib, f"lif_{t}").argtypes = [_PTR] * 5 + [_I64] * 3 + [ct] * 4
         getattr(lib, f"lif_{t}").restype = None
@@ -391,15 +441,16 @@ def _build() -> ctypes.CDLL:
         getattr(lib, f"mix_{t}").restype = None
         getattr(lib, f"mixbwd_{t}").argtypes = [_PTR] * 5 + [_I64, ct]
         getattr(lib, f"mixbwd_{t}").restype = ctypes.c_double
-        getattr(lib, f"lattn_{t}").argtypes = [_PTR] + [_I64] * 4 + [_PTR] * 3 + [_I64] * 3 + [ct] + [_PTR] * 5 + [_I64] * 2
+        getattr(lib, f"lattn_{t}").argtypes = [_PTR] + [_I64] * 4 + [_PTR] * 3 + [_I64] * 3 + [ct] + [_PTR] * 5
         getattr(lib, f"lattn_{t}").restype = None
-        getattr(lib, f"lattnbwd_{t}").argtypes = ([_PTR] * 6 + [_I64] * 4 + [_PTR] * 3 + [_I64] * 3 + [ct]
-                                                  + [_PTR] * 4 + [_I64] * 2)
+        getattr(lib, f"lattnbwd_{t}").argtypes = [_PTR] * 5 + [_I64] * 4 + [_PTR] * 2 + [_I64] * 2 + [ct, _PTR, _PTR]
         getattr(lib, f"lattnbwd_{t}").restype = None
     f32, i64p = ctypes.c_float, ctypes.POINTER(ctypes.c_int64)
     lib.sl_decode_f32.argtypes = ([_PTR] + [_I64] * 10 + [_PTR] * 5 + [f32] * 5 + [i64p, _PTR] + [_PTR] * 3
                                   + [f32, _PTR, i64p, _PTR])
     lib.sl_decode_f32.restype = None
+    lib.ce_f32.argtypes = [_PTR] * 4 + [_I64] * 2 + [ctypes.c_float]
+    lib.ce_f32.restype = ctypes.c_double
     lib.attn_flags.argtypes = [_PTR] + [_I64] * 6 + [_PTR] * 2
     lib.attn_flags.restype = None
     for name in ("sparse_rows_f32", "sparse_wgrad_f32"):

@@ -25,6 +25,7 @@ from .decoding import BlockCache, SymbolicLightCache
 from .encoder import SpikeEncoder
 from .feedforward import SpikingFeedForward
 from .fused_decode import decode_step
+from .fused_loss import fused_cross_entropy
 from .head import PriorHead
 from .mixer import DualPathMixer
 from .objective import ModelOutput, cross_entropy, z_loss
@@ -91,17 +92,22 @@ class SymbolicLight(nn.Module):
         meter.record(layer, "block_out", out_spikes)
 
     def _head(self, c: Tensor) -> Tensor:
-        """The prior head; in the fast path W_o·c and the prior's W_2 product share one output buffer
-        (the prior GEMM accumulates into the logits in place, w_p applied on the D/4-wide side), so
-        no [.., V] tensor is added or scaled."""
+        """The prior head; in the fast path W_o·c and the prior's W_2 product are one GEMM over the
+        concatenated inputs [c, w_p·GELU(W_1·c)] (D + D/4 wide) and weights [W_o, W_2], so no
+        [.., V] tensor is added or scaled, and backward runs two GEMMs instead of four (the D/4-wide
+        ones are the least efficient of the network)."""
         head = self.head
         if self.cfg.impl != "fast" or head.prior_in is None:
             return head(c)
         flat = c.reshape(-1, c.shape[-1])
         prior = F.gelu(head.prior_in(flat)) * head.prior_weight
-        logits = F.linear(flat, head.unembed.weight)
-        logits.addmm_(prior, head.prior_out.weight.t())
+        logits = F.linear(torch.cat([flat, prior], dim=1),
+                          torch.cat([head.unembed.weight, head.prior_out.weight], dim=1))
         return logits.view(*c.shape[:-1], logits.shape[-1])
+
+    def _ce(self, logits: Tensor, targets: Tensor) -> Tensor:
+        """Token cross-entropy; the fast path fuses it into one native pass (gradient left for backward)."""
+        return fused_cross_entropy(logits, targets) if self.cfg.impl == "fast" else cross_entropy(logits, targets)
 
     def _exit_now(self, logits: Tensor) -> bool:
         with torch.no_grad():
@@ -139,7 +145,7 @@ class SymbolicLight(nn.Module):
                 spikes, cont, mixed, hidden = block(spikes, cont, offset, block_cache)
             self._record(i + 1, mixed, hidden, spikes, block)
             if want_aux and (i + 1) in cfg.aux_loss_layers and i + 1 < cfg.n_layers:
-                aux_terms.append(cross_entropy(self._head(cont), targets))
+                aux_terms.append(self._ce(self._head(cont), targets))
             if use_exit and i + 1 < cfg.n_layers:
                 logits = self._head(cont)
                 if self._exit_now(logits):
@@ -152,7 +158,7 @@ class SymbolicLight(nn.Module):
         if targets is None:
             return out
         cfg = self.cfg
-        out.ce = cross_entropy(logits, targets)
+        out.ce = self._ce(logits, targets)
         loss = out.ce
         if cfg.z_loss_weight > 0:
             out.z_loss = z_loss(logits, cfg.z_loss_samples)
