@@ -108,8 +108,14 @@ class CleanBlock(PipelineStep):
             return _Verdict(lang, code_reason(text, q.code), meta)
         if kind == "translation":
             return _Verdict(lang, translation_reason(text, lid.han, lid.latin, q.translation), meta)
-        rules: ProseRules = getattr(q, kind)
-        return _Verdict(lang, None, meta, kind, self.splitter(kind, rules).word_ids(text))
+        return _Verdict(lang, None, meta, kind)
+
+    def _split(self, texts: list[str], verdicts: list[_Verdict]) -> None:
+        """Word ids for the prose documents, in document order (a phase of its own, so the word
+        tables stay in cache across documents)."""
+        for text, v in zip(texts, verdicts, strict=True):
+            if v.prose is not None and v.ids is None:
+                v.ids = self.splitter(v.prose, getattr(self.cfg.quality, v.prose)).word_ids(text)
 
     def _judge(self, texts: list[str], verdicts: list[_Verdict]) -> None:
         """Apply the prose rules to the pending documents, one batch per rule set."""
@@ -130,13 +136,23 @@ class CleanBlock(PipelineStep):
     def decide(self, text: str, domain: str, source_lang: str) -> tuple[str | None, str | None, dict]:
         """(final lang, drop reason or None, metadata to add) for one already normalised text."""
         v = self._prepare(text, domain, source_lang)
+        self._split([text], [v])
         self._judge([text], [v])
         return v.lang, v.reason, v.meta
 
-    def _flush(self, docs: list, verdicts: list[_Verdict | None]):
+    def _flush(self, docs: list, live: list[bool]):
+        """Judge one batch, phase by phase over all its documents (language ID, word split, rules),
+        so each phase's tables and model stay in cache; results equal a per-document pass."""
+        verdicts: list[_Verdict | None] = [None] * len(docs)
         with self.track_time():
-            live = [(d, v) for d, v in zip(docs, verdicts, strict=True) if v is not None]
-            self._judge([d.text for d, _ in live], [v for _, v in live])
+            for k, (doc, ok) in enumerate(zip(docs, live, strict=True)):
+                if ok:
+                    meta = doc.metadata
+                    verdicts[k] = self._prepare(doc.text, meta.get("domain", ""), meta.get("lang", ""))
+            pending = [(d, v) for d, v in zip(docs, verdicts, strict=True) if v is not None]
+            texts, vs = [d.text for d, _ in pending], [v for _, v in pending]
+            self._split(texts, vs)
+            self._judge(texts, vs)
         for doc, v in zip(docs, verdicts, strict=True):
             if v is not None:
                 meta = doc.metadata
@@ -154,25 +170,22 @@ class CleanBlock(PipelineStep):
 
     def run(self, data, rank: int = 0, world_size: int = 1):
         docs: list = []
-        verdicts: list[_Verdict | None] = []
+        live: list[bool] = []
         chars = 0
         for doc in data:
             docs.append(doc)
-            if is_marked(doc):
-                verdicts.append(None)  # dropped or quarantined upstream: passed through untouched
-            else:
+            live.append(not is_marked(doc))  # dropped or quarantined upstream: passed through untouched
+            if live[-1]:
                 with self.track_time():
-                    meta = doc.metadata
                     text, fixes = normalize(doc.text, self.cfg.normalize)
                     doc.text = text
                     if fixes:
-                        meta["clean_fixes"] = fixes
-                    verdicts.append(self._prepare(text, meta.get("domain", ""), meta.get("lang", "")))
+                        doc.metadata["clean_fixes"] = fixes
                 chars += len(doc.text)
             if len(docs) >= self.cfg.batch_docs or chars >= self.cfg.batch_chars:
-                yield from self._flush(docs, verdicts)
-                docs, verdicts, chars = [], [], 0
-        yield from self._flush(docs, verdicts)
+                yield from self._flush(docs, live)
+                docs, live, chars = [], [], 0
+        yield from self._flush(docs, live)
 
 
 def warm_up(cfg: CleanConfig) -> None:
