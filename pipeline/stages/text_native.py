@@ -223,6 +223,7 @@ typedef struct {
   const int32_t* start[3]; const int8_t* complex[3]; const int32_t* rec[3]; const uint64_t* mask[3];
   uint64_t url_need[3];  /* ASCII characters every URL match consumes (bit 128: a non-ASCII one) */
   void* specials; void* pairs;  /* chunk tables used as sets */
+  uint64_t spec_shape[256];     /* bit min(len, 63) set for each (first byte, length) of a special */
 } Splitter;
 
 void* sp_new(const int32_t* ps, const int8_t* pc, const int32_t* pr, const uint64_t* pm,
@@ -236,6 +237,13 @@ void* sp_new(const int32_t* ps, const int8_t* pc, const int32_t* pr, const uint6
   sp->start[2] = is; sp->complex[2] = ic; sp->rec[2] = ir; sp->mask[2] = im;
   sp->url_need[0] = url_need[0]; sp->url_need[1] = url_need[1]; sp->url_need[2] = url_need[2];
   sp->specials = specials; sp->pairs = pairs;
+  const Table* t = (const Table*)specials;
+  for (int64_t i = 0; i < t->cap; ++i) {
+    const Slot* sl = &t->slots[i];
+    if (!sl->used || sl->key_len == 0) continue;
+    const int64_t len = sl->key_len < 63 ? sl->key_len : 63;
+    sp->spec_shape[t->arena[sl->key_off]] |= (uint64_t)1 << len;
+  }
   return sp;
 }
 void sp_free(void* h) { free(h); }
@@ -250,6 +258,12 @@ static int all_letters(const unsigned char* s, int64_t a, int64_t b) {
 static int in_table(void* h, const unsigned char* s, int64_t n) {
   Table* t = (Table*)h;
   return find(t, s, n, hash_bytes(s, n))->used != 0;
+}
+
+/* s[0:n] is a special case (an exception): the (first byte, length) screen first, then the table */
+static inline int is_special(const Splitter* sp, const unsigned char* s, int64_t n) {
+  if (n <= 0 || !((sp->spec_shape[s[0]] >> (n < 63 ? n : 63)) & 1)) return 0;
+  return in_table(sp->specials, s, n);
 }
 
 /* Where program R, matched at pos of the string s[a:b], ends; -1 if it does not match there. */
@@ -352,19 +366,19 @@ static int url_possible(const Splitter* sp, const unsigned char* s, int64_t a, i
 int64_t sp_split(const void* h, const unsigned char* s, int64_t n, int64_t* cuts, int64_t cap) {
   const Splitter* sp = (const Splitter*)h;
   for (int64_t i = 0; i < n; ++i) if (s[i] >= 0x80) return -1;
-  if (in_table(sp->specials, s, n)) return -1;
+  if (is_special(sp, s, n)) return -1;
   if (all_letters(s, 0, n)) { cuts[0] = 0; cuts[1] = n; return 1; }
   int64_t lo = 0, hi = n, np = 0, ns = 0;
   int64_t pre_at[64], suf_at[64], found[128];
   while (lo < hi) {
-    if (in_table(sp->specials, s + lo, hi - lo)) return -1;
+    if (is_special(sp, s + lo, hi - lo)) return -1;
     if (all_letters(s, lo, hi)) break;
     const int64_t pre = prefix_len(sp, s, lo, hi);
     if (pre < 0) return -1;
-    if (pre && hi - lo - pre > 0 && in_table(sp->specials, s + lo + pre, hi - lo - pre)) return -1;
+    if (pre && hi - lo - pre > 0 && is_special(sp, s + lo + pre, hi - lo - pre)) return -1;
     const int64_t suf = suffix_len(sp, s, lo + pre, hi);
     if (suf < 0) return -1;
-    if (suf && hi - lo - suf > 0 && in_table(sp->specials, s + lo, hi - lo - suf)) return -1;
+    if (suf && hi - lo - suf > 0 && is_special(sp, s + lo, hi - lo - suf)) return -1;
     if (np >= 64 || ns >= 64) return -1;
     if (pre && suf && pre + suf <= hi - lo) {
       pre_at[np++] = lo; lo += pre; suf_at[ns++] = hi; hi -= suf;
@@ -379,7 +393,7 @@ int64_t sp_split(const void* h, const unsigned char* s, int64_t n, int64_t* cuts
   int64_t k = 0;
   for (int64_t i = 0; i < np; ++i) cuts[k++] = pre_at[i];
   if (lo < hi) {
-    if (in_table(sp->specials, s + lo, hi - lo)) return -1;
+    if (is_special(sp, s + lo, hi - lo)) return -1;
     int64_t nf = 0;
     if (!all_letters(s, lo, hi)) {
       nf = infixes(sp, s, lo, hi, found, 64);
