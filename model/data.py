@@ -23,53 +23,23 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
 from symboliclight.pipeline.artifacts import resolve
 from symboliclight.pipeline.errors import UserError
-from symboliclight.pipeline.recipe import Recipe, load_recipe, shipped_config
-from symboliclight.pipeline.typed_config import apply_overrides, from_dict, load_yaml
+from symboliclight.pipeline.recipe import Recipe, load_recipe
 from symboliclight.tokenizer.pack import splitmix64
 from symboliclight.tokenizer.shards import ShardSet, open_shards
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from .data_config import DataConfig, load_data_config  # noqa: F401  (re-exported: the data module's settings)
+
 STATE_FORMAT = 1
 _U64 = np.uint64
 _TWO53 = float(1 << 53)
-
-
-@dataclass
-class DataConfig:
-    """The data module's settings (`configs/data/default.yaml`)."""
-
-    shards: str = "latest"
-    seq_len: int = 512
-    batch_size: int = 8
-    val_batch_size: int | None = None
-    seed: int = 0
-    num_workers: int = 2
-    recipe: str = "default"
-    curriculum: bool = False
-    total_tokens: int | None = None
-    verify: Literal["sizes", "full"] = "sizes"
-    val_max_windows_per_domain: int | None = None
-    pin_memory: bool = False
-
-    def __post_init__(self) -> None:
-        if self.seq_len < 1 or self.batch_size < 1 or (self.val_batch_size is not None and self.val_batch_size < 1):
-            raise UserError("data config: seq_len, batch_size and val_batch_size must be positive")
-        if self.num_workers < 0:
-            raise UserError("data config: num_workers must be >= 0")
-        if self.total_tokens is not None and self.total_tokens < 1:
-            raise UserError("data config: total_tokens must be positive (or null)")
-
-
-def load_data_config(path: str | Path | None = None, overrides: list[str] | None = None) -> DataConfig:
-    source = Path(path) if path else shipped_config("data", "default.yaml")
-    return from_dict(DataConfig, apply_overrides(load_yaml(source), overrides or []), where=source.name)
 
 
 # ---- mixture weights ----------------------------------------------------------------------------

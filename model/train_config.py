@@ -18,8 +18,8 @@ from symboliclight.pipeline.errors import UserError
 from symboliclight.pipeline.recipe import shipped_config
 from symboliclight.pipeline.typed_config import apply_overrides, from_dict, load_yaml, to_dict
 
-from .data import DataConfig
-from .optim import OptimConfig, ScheduleConfig
+from .data_config import DataConfig
+from .optim_config import OptimConfig, ScheduleConfig
 
 Precision = Literal["auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true"]
 Strategy = Literal["auto", "ddp", "fsdp"]
