@@ -361,14 +361,15 @@ static int url_possible(const Splitter* sp, const unsigned char* s, int64_t a, i
 
 /* Token cut points of one chunk s[0:n] as spaCy makes them (token j = s[cuts[j]:cuts[j+1]]), or -1
    when Python must decide: non-ASCII, an exception (special case) on the way, an undecidable
-   affix, infixes in a string the URL rule might match, or a token pair that starts a special-case
-   pattern. Mirrors `SpacyEnglishRules.split`. */
+   affix, or a token pair that starts a special-case pattern. -3: infixes split a middle part
+   s[lo:hi] (lo, hi in cuts[cap-2], cuts[cap-1]; the token count in cuts[cap-3]) that the URL rule might keep whole; the cuts are those for
+   no URL match, and the caller decides. Mirrors `SpacyEnglishRules.split`. */
 int64_t sp_split(const void* h, const unsigned char* s, int64_t n, int64_t* cuts, int64_t cap) {
   const Splitter* sp = (const Splitter*)h;
   for (int64_t i = 0; i < n; ++i) if (s[i] >= 0x80) return -1;
   if (is_special(sp, s, n)) return -1;
   if (all_letters(s, 0, n)) { cuts[0] = 0; cuts[1] = n; return 1; }
-  int64_t lo = 0, hi = n, np = 0, ns = 0;
+  int64_t lo = 0, hi = n, np = 0, ns = 0, url_pending = 0;
   int64_t pre_at[64], suf_at[64], found[128];
   while (lo < hi) {
     if (is_special(sp, s + lo, hi - lo)) return -1;
@@ -398,9 +399,9 @@ int64_t sp_split(const void* h, const unsigned char* s, int64_t n, int64_t* cuts
     if (!all_letters(s, lo, hi)) {
       nf = infixes(sp, s, lo, hi, found, 64);
       if (nf < 0) return -1;
-      if (nf && url_possible(sp, s, lo, hi)) return -1;
+      url_pending = nf && url_possible(sp, s, lo, hi);
     }
-    if (k + 2 * nf + 2 + ns > cap) return -1;
+    if (k + 2 * nf + 2 + ns > cap - 3) return -1;
     int64_t start = lo;
     cuts[k++] = lo;
     for (int64_t f = 0; f < nf; ++f) {  /* Python: skip a match at 0; cut before and after each */
@@ -424,6 +425,10 @@ int64_t sp_split(const void* h, const unsigned char* s, int64_t n, int64_t* cuts
     if (b1 - a0 + 1 > (int64_t)sizeof(buf)) return -1;
     memcpy(buf, s + a0, (size_t)(a1 - a0)); buf[a1 - a0] = 0; memcpy(buf + (a1 - a0) + 1, s + a1, (size_t)(b1 - a1));
     if (in_table(sp->pairs, buf, b1 - a0 + 1)) return -1;
+  }
+  if (url_pending) {  /* the cuts assume the URL rule does not match s[lo:hi]; Python checks it */
+    cuts[cap - 3] = tokens; cuts[cap - 2] = lo; cuts[cap - 1] = hi;
+    return -3;
   }
   return tokens;
 }
@@ -853,6 +858,10 @@ class AffixSplitter:
             self.pairs.put(a.encode("utf-8", "surrogatepass") + b"\0" + b.encode("utf-8", "surrogatepass"),
                            np.zeros(0, np.int64))
         self._h = lib.sp_new(*ptrs, _addr(url), self.specials._h, self.pairs._h)
+        self._rules = rules
+        self._pairs = frozenset(rules.by_pair)
+        self._cuts = np.empty(300, np.int64)
+        self._cuts_addr = _addr(self._cuts)
         if not self._h:
             raise MemoryError("splitter")
 
@@ -861,15 +870,32 @@ class AffixSplitter:
         if h:
             self._lib.sp_free(h)
 
-    def split(self, chunk: str) -> list[str] | None:
-        """The chunk's tokens, or None when the C loop leaves it to Python (for tests and tools)."""
-        data = chunk.encode("utf-8", "surrogatepass")
-        cuts = np.empty(300, np.int64)
-        k = self._lib.sp_split(self._h, data, len(data), _addr(cuts), 300)
+    def split_bytes(self, data: bytes) -> list[bytes] | None:
+        """The tokens of one chunk, or None when Python's loop must decide. For a chunk whose infix
+        split hinges on the URL rule, the C cuts are finished here with one `url_match` call."""
+        cuts = self._cuts
+        k = self._lib.sp_split(self._h, data, len(data), self._cuts_addr, len(cuts))
+        if k == -3:
+            c = cuts.tolist()
+            k, lo, hi = c[-3], c[-2], c[-1]
+            b = c[:k + 1]
+            if not self._rules.url_match(data[lo:hi].decode("ascii")):
+                return [data[b[j]:b[j + 1]] for j in range(k)]
+            b = [x for x in b if x <= lo or x >= hi]  # the middle part stays one token
+            toks = [data[x:y] for x, y in zip(b, b[1:], strict=False)]
+            words = [t.decode("ascii") for t in toks]
+            if not self._pairs.isdisjoint(zip(words, words[1:], strict=False)):
+                return None  # a special-case pattern may re-merge tokens: Python's matcher pass
+            return toks
         if k < 0:
             return None
         c = cuts[:k + 1].tolist()
-        return [data[c[j]:c[j + 1]].decode("ascii") for j in range(k)]
+        return [data[c[j]:c[j + 1]] for j in range(k)]
+
+    def split(self, chunk: str) -> list[str] | None:
+        """The chunk's tokens, or None when the C loop leaves it to Python (for tests and tools)."""
+        toks = self.split_bytes(chunk.encode("utf-8", "surrogatepass"))
+        return None if toks is None else [t.decode("ascii") for t in toks]
 
 
 class ChunkTable:

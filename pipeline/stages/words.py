@@ -543,9 +543,13 @@ class SpacyChunkSplitter(WordTokenizer):
             # chunks the C loop declined (non-ASCII, infixes, exceptions): spaCy's rules in Python,
             # in sorted order so that ids do not depend on set order
             new = sorted(set(missing))
-            split = self.rules.split
-            tokens = [[w.encode("utf-8", "surrogatepass") for w in split(c.decode("utf-8", "surrogatepass"))]
-                      for c in new]
+            split, affix = self.rules.split, self._affix
+            tokens = []
+            for c in new:
+                toks = affix.split_bytes(c) if affix is not None else None
+                if toks is None:
+                    toks = [w.encode("utf-8", "surrogatepass") for w in split(c.decode("utf-8", "surrogatepass"))]
+                tokens.append(toks)
             flat = self._words.ids([w for t in tokens for w in t])
             grouped, k = [], 0
             for t in tokens:
