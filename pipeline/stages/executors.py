@@ -8,8 +8,10 @@ three. Executor settings never enter a version id: outputs do not depend on wher
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,10 +115,27 @@ def _ensure_ray(rc: RayConfig) -> None:
     except ImportError:
         raise UserError("executor 'ray' needs the ray package: pip install 'ray[default]'") from None
     if not ray.is_initialized():
+        env = {"worker_process_setup_hook": "symboliclight.pipeline.stages.executors.ray_worker_setup"}
         if rc.address:
-            ray.init(address=rc.address, log_to_driver=False)
+            ray.init(address=rc.address, log_to_driver=False, runtime_env=env)
         else:
-            ray.init(num_cpus=rc.num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False)
+            ray.init(num_cpus=rc.num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
+                     runtime_env=env)
+
+
+def _default_sigterm() -> None:
+    with contextlib.suppress(ValueError):  # only the main thread may set handlers
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def ray_worker_setup() -> None:
+    """Runs in every Ray worker: processes it forks get the default SIGTERM action back.
+
+    datatrove's Ray rank worker runs its ranks in a forked process pool and terminates the pool
+    with SIGTERM when done. A pool process that inherits Ray's own SIGTERM handler does not die
+    from it, and the rank then waits forever in `Pool.__exit__` (seen as a hung Ray test).
+    """
+    os.register_at_fork(after_in_child=_default_sigterm)
 
 
 FOLLOWUP_ENV = "SYMBOLICLIGHT_SLURM_FOLLOWUP"
