@@ -118,26 +118,11 @@ def _stock_filters(lang: str):
     if lang == "en":
         return [GopherRepetitionFilter(), GopherQualityFilter(), FineWebQualityFilter()]
     from symboliclight.pipeline.stages import get_stage
+    from symboliclight.pipeline.stages.quality import stock_filters
     from symboliclight.pipeline.stages.runner import load_stage_config
 
-    z = load_stage_config(get_stage("clean")).quality.zh
-    r, g, f = z.repetition, z.gopher, z.fineweb
-    return [
-        GopherRepetitionFilter(dup_line_frac=r.dup_line_frac, dup_para_frac=r.dup_para_frac,
-                               dup_line_char_frac=r.dup_line_char_frac, dup_para_char_frac=r.dup_para_char_frac,
-                               top_n_grams=tuple(r.top_n_grams.items()), dup_n_grams=tuple(r.dup_n_grams.items()),
-                               language="cmn"),
-        GopherQualityFilter(min_doc_words=g.min_doc_words, max_doc_words=g.max_doc_words,
-                            min_avg_word_length=g.min_avg_word_length, max_avg_word_length=g.max_avg_word_length,
-                            max_symbol_word_ratio=g.max_symbol_word_ratio, max_bullet_lines_ratio=g.max_bullet_lines_ratio,
-                            max_ellipsis_lines_ratio=g.max_ellipsis_lines_ratio,
-                            max_non_alpha_words_ratio=g.max_non_alpha_words_ratio, min_stop_words=g.min_stop_words,
-                            stop_words=g.stop_words, language="cmn"),
-        # our zh rules switch the short-line rule off; datatrove needs a threshold no ratio exceeds
-        FineWebQualityFilter(line_punct_thr=f.line_punct_thr, short_line_thr=999.0,
-                             char_duplicates_ratio=f.char_duplicates_ratio, new_line_ratio=f.new_line_ratio,
-                             language="cmn"),
-    ]
+    # our zh thresholds (FineWeb-2 cmn_Hani seeds) with datatrove's `cmn` words
+    return stock_filters(load_stage_config(get_stage("clean")).quality.zh, "cmn")
 
 
 def run_stock(inp: Path, out: Path, tasks: int, lang: str, start_method: str) -> tuple[float, set[str]]:

@@ -12,7 +12,7 @@ from symboliclight.pipeline.stages import get_stage
 from symboliclight.pipeline.stages.clean import CleanBlock
 from symboliclight.pipeline.stages.langid import LanguageIdentifier
 from symboliclight.pipeline.stages.normalize import NormalizeConfig, normalize
-from symboliclight.pipeline.stages.quality import ProseRules, prose_reason
+from symboliclight.pipeline.stages.quality import ProseRules, prose_reason, stock_filters
 from symboliclight.pipeline.stages.runner import load_stage_config
 from symboliclight.pipeline.stages.words import JiebaSplitter, SpacyChunkSplitter
 
@@ -71,21 +71,7 @@ def test_chinese_thresholds_match_stock_filters_with_cmn_words(cfg):
     docs.append("\n".join([docs[0].split("\n")[0]] * 30))
     docs.append("\n".join("数据 管道 测试 文本 样本" for _ in range(20)))
     z: ProseRules = cfg.quality.zh
-    r, g, f = z.repetition, z.gopher, z.fineweb
-    stock = [
-        GopherRepetitionFilter(dup_line_frac=r.dup_line_frac, dup_para_frac=r.dup_para_frac,
-                               dup_line_char_frac=r.dup_line_char_frac, dup_para_char_frac=r.dup_para_char_frac,
-                               top_n_grams=tuple(r.top_n_grams.items()), dup_n_grams=tuple(r.dup_n_grams.items()),
-                               language="cmn"),
-        GopherQualityFilter(min_doc_words=g.min_doc_words, max_doc_words=g.max_doc_words,
-                            min_avg_word_length=g.min_avg_word_length, max_avg_word_length=g.max_avg_word_length,
-                            max_symbol_word_ratio=g.max_symbol_word_ratio, max_bullet_lines_ratio=g.max_bullet_lines_ratio,
-                            max_ellipsis_lines_ratio=g.max_ellipsis_lines_ratio,
-                            max_non_alpha_words_ratio=g.max_non_alpha_words_ratio, min_stop_words=g.min_stop_words,
-                            stop_words=g.stop_words, language="cmn"),
-        FineWebQualityFilter(line_punct_thr=f.line_punct_thr, short_line_thr=999.0, char_duplicates_ratio=f.char_duplicates_ratio,
-                             new_line_ratio=f.new_line_ratio, language="cmn"),
-    ]
+    stock = stock_filters(z, "cmn")
     sp = JiebaSplitter(z.stop_words)
     ref = [_stock_reason(stock, t) for t in docs]
     got = [prose_reason(t, sp.word_ids(t), sp.index, z) for t in docs]

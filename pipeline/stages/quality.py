@@ -323,6 +323,33 @@ def fineweb_reason(text: str, n_words: int, cfg: FineWebConfig, ls: LineStats | 
     return None
 
 
+def stock_filters(rules: ProseRules, language: str) -> list:
+    """datatrove's own Gopher repetition, Gopher quality and FineWeb filters set to these rules'
+    thresholds, with datatrove's word tokenizer for `language`: the stock pipeline the prose rules
+    restate, which tests and benchmarks compare against. A disabled short-line rule becomes a
+    threshold no ratio exceeds (datatrove has no off switch for it)."""
+    from datatrove.pipeline.filters import FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
+
+    out = []
+    if (r := rules.repetition) is not None:
+        out.append(GopherRepetitionFilter(
+            dup_line_frac=r.dup_line_frac, dup_para_frac=r.dup_para_frac, dup_line_char_frac=r.dup_line_char_frac,
+            dup_para_char_frac=r.dup_para_char_frac, top_n_grams=tuple(r.top_n_grams.items()),
+            dup_n_grams=tuple(r.dup_n_grams.items()), language=language))
+    if (g := rules.gopher) is not None:
+        out.append(GopherQualityFilter(
+            min_doc_words=g.min_doc_words, max_doc_words=g.max_doc_words, min_avg_word_length=g.min_avg_word_length,
+            max_avg_word_length=g.max_avg_word_length, max_symbol_word_ratio=g.max_symbol_word_ratio,
+            max_bullet_lines_ratio=g.max_bullet_lines_ratio, max_ellipsis_lines_ratio=g.max_ellipsis_lines_ratio,
+            max_non_alpha_words_ratio=g.max_non_alpha_words_ratio, min_stop_words=g.min_stop_words,
+            stop_words=g.stop_words, language=language))
+    if (f := rules.fineweb) is not None:
+        out.append(FineWebQualityFilter(
+            line_punct_thr=f.line_punct_thr, short_line_thr=999.0 if f.short_line_thr is None else f.short_line_thr,
+            char_duplicates_ratio=f.char_duplicates_ratio, new_line_ratio=f.new_line_ratio, language=language))
+    return out
+
+
 def prose_reasons(texts: list[str], ids_list: list[np.ndarray], index: WordIndex, rules: ProseRules,
                   native: bool = True) -> list[str | None]:
     """Per document, the first failing rule in stock order (repetition → Gopher quality → FineWeb),
