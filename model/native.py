@@ -37,12 +37,11 @@ from __future__ import annotations
 
 import ctypes
 import subprocess
-import warnings
 
 import torch
 from torch import Tensor
 
-from ..pipeline.native_build import build_library, native_disabled
+from ..pipeline.native_build import build_library, build_or_warn, native_disabled
 from .csrc_decode import SOURCE as _DECODE_SOURCE
 from .csrc_local_attention import SOURCE as _LOCAL_ATTENTION_SOURCE
 from .csrc_loss import SOURCE as _LOSS_SOURCE
@@ -466,11 +465,7 @@ def kernels() -> ctypes.CDLL | None:
         return None
     if not _tried:
         _tried = True
-        try:
-            _lib = _build()
-        except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
-            warnings.warn(f"native spiking kernels unavailable, using the PyTorch fallback: {exc}", stacklevel=2)
-            _lib = None
+        _lib = build_or_warn(_build, "the PyTorch fallback for the spiking kernels")
     return _lib
 
 

@@ -19,6 +19,8 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 DEFAULT_FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-shared", "-fPIC", "-std=c99")
@@ -79,3 +81,13 @@ def build_library(name: str, source: str, flags: tuple[str, ...] = DEFAULT_FLAGS
                 raise RuntimeError(f"{cc} failed: {proc.stderr.strip()[:500]}")
             os.replace(out, target)  # atomic: concurrent builders leave one complete file
     return ctypes.CDLL(str(target))
+
+
+def build_or_warn(build: Callable[[], ctypes.CDLL], fallback: str) -> ctypes.CDLL | None:
+    """`build()`, or None after a warning that `fallback` is used instead, when there is no
+    compiler or the build fails (callers cache the result, so the warning comes once)."""
+    try:
+        return build()
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        warnings.warn(f"native code unavailable, using {fallback}: {exc}", stacklevel=3)
+        return None

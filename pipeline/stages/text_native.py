@@ -19,12 +19,10 @@ is available; tests hold the two paths to identical results on real text.
 from __future__ import annotations
 
 import ctypes
-import subprocess
-import warnings
 
 import numpy as np
 
-from ..native_build import build_library, native_disabled
+from ..native_build import build_library, build_or_warn, native_disabled
 
 _SOURCE = r"""
 #include <stdint.h>
@@ -763,16 +761,16 @@ def library() -> ctypes.CDLL | None:
         return None
     if not _tried:
         _tried = True
-        try:
-            lib = build_library("textstats", _SOURCE)
-        except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
-            warnings.warn(f"native text loops unavailable, using the Python path: {exc}", stacklevel=2)
-            return None
-        for name, (args, res) in _SIGNATURES.items():
-            fn = getattr(lib, name)
-            fn.argtypes, fn.restype = args, res
-        _lib = lib
+        _lib = build_or_warn(_build, "the Python path for the text loops")
     return _lib
+
+
+def _build() -> ctypes.CDLL:
+    lib = build_library("textstats", _SOURCE)
+    for name, (args, res) in _SIGNATURES.items():
+        fn = getattr(lib, name)
+        fn.argtypes, fn.restype = args, res
+    return lib
 
 
 def _addr(a: np.ndarray) -> int:
