@@ -8,10 +8,18 @@ import math
 
 import pytest
 import torch
-from model_fixtures import VARIANTS, tiny_model, tokens
+from model_fixtures import (
+    REL,
+    VARIANTS,
+    assert_rel,
+    assert_same_values_and_grads,
+    dense_local_attention,
+    tiny_model,
+    tokens,
+)
 from symboliclight.model import attention as attention_mod
 from symboliclight.model import native
-from symboliclight.model.attention import apply_rope, local_mask, masked_attention, rope_inv_freq, rope_tables
+from symboliclight.model.attention import local_mask, masked_attention, rope_inv_freq, rope_tables
 from symboliclight.model.decay import decay_chunked, decay_convolution, decay_recurrent, decay_scan
 from symboliclight.model.local_attention import blocked_local_attention, fused_local_attention
 from symboliclight.model.sparse_ffn import sparse_down
@@ -24,16 +32,6 @@ from symboliclight.model.spike_kernels import (
     spike_fast_counted,
 )
 from symboliclight.model.spiking import lif_scan, spike
-
-REL = 1e-5
-
-
-def assert_rel(actual: torch.Tensor, expected: torch.Tensor, rel: float = REL) -> None:
-    """max |a − e| ≤ rel · max |e|: relative to the tensor's scale (fp32 rounding is relative)."""
-    actual, expected = actual.detach(), expected.detach()
-    scale = expected.abs().max().clamp_min(torch.finfo(expected.dtype).tiny)
-    err = float((actual - expected).abs().max() / scale)
-    assert err <= rel, f"relative error {err:.3g} > {rel:g}"
 
 
 @pytest.fixture(params=["native", "fallback"])
@@ -200,15 +198,7 @@ def test_fused_attention_with_rope_equals_dense_oracle(S, window, block, offset)
     inv = rope_inv_freq(d, 10000.0)
     fast = fused_local_attention(qkv, active, (H, d), window=window, n_anchors=4, block=block, offset=offset,
                                  rope=rope_tables(pos, inv, torch.float32))
-    q, k, v = (t.view(B, S, H, d).transpose(1, 2) for t in qkv.split(H * d, dim=-1))
-    mask = local_mask(pos, pos, window, 4)[None, None] & active[:, None, None, :]
-    ref = masked_attention(apply_rope(q, pos, inv), apply_rope(k, pos, inv), v, mask)
-    ref = ref.transpose(1, 2).reshape(B, S, H * d) * active[..., None]
-    assert_rel(fast, ref)
-    g = torch.randn_like(ref)
-    (g_fast,) = torch.autograd.grad((fast * g).sum(), qkv)
-    (g_ref,) = torch.autograd.grad((ref * g).sum(), qkv)
-    assert_rel(g_fast, g_ref)
+    assert_same_values_and_grads(fast, dense_local_attention(qkv, active, H, d, window, 4, offset), qkv)
 
 
 def test_gate_mix_and_count_equal_tensor_ops(backend):

@@ -7,36 +7,22 @@ from __future__ import annotations
 
 import pytest
 import torch
-from model_fixtures import VARIANTS, tiny_model, tokens
+from model_fixtures import (
+    REL,
+    VARIANTS,
+    assert_rel,
+    dense_local_attention,
+    tiny_model,
+    tokens,
+)
 from symboliclight.model import fused_decode, native
 from symboliclight.model import local_attention as la
-from symboliclight.model.attention import apply_rope, local_mask, masked_attention, rope_inv_freq, rope_tables
+from symboliclight.model.attention import rope_inv_freq, rope_tables
 from symboliclight.model.sparsity import SparsityMeter
-
-REL = 1e-5
 
 _COVERED = fused_decode._covered
 
 pytestmark = pytest.mark.skipif(native.kernels() is None, reason="no C compiler: native kernels unavailable")
-
-
-def assert_rel(actual: torch.Tensor, expected: torch.Tensor, rel: float = REL) -> None:
-    actual, expected = actual.detach(), expected.detach()
-    scale = expected.abs().max().clamp_min(torch.finfo(expected.dtype).tiny)
-    err = float((actual - expected).abs().max() / scale)
-    assert err <= rel, f"relative error {err:.3g} > {rel:g}"
-
-
-def _oracle(qkv, active, H, d, window, anchors, offset, q_active, rope):
-    B, S, _ = qkv.shape
-    pos = torch.arange(offset, offset + S)
-    q, k, v = (t.view(B, S, H, d).transpose(1, 2) for t in qkv.split(H * d, dim=-1))
-    if rope:
-        inv = rope_inv_freq(d, 10000.0)
-        q, k = apply_rope(q, pos, inv), apply_rope(k, pos, inv)
-    mask = local_mask(pos, pos, window, anchors)[None, None] & active[:, None, None, :]
-    out = masked_attention(q, k, v, mask).transpose(1, 2).reshape(B, S, H * d)
-    return out * active[..., None].to(out.dtype) if q_active else out
 
 
 @pytest.fixture(params=["direct", "flash"])
@@ -51,7 +37,7 @@ def attention_path(request, monkeypatch):
     (45, 5, 4, 0, 3, 6, True, False), (33, 0, 2, 0, 1, 8, False, True), (9, 30, 4, 0, 2, 16, True, True),
     (1, 4, 4, 0, 2, 16, True, True)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_local_attention_equals_dense_oracle(attention_path, S, window, anchors, offset, H, d, q_active, rope, dtype):
+def test_local_attention_equals_densedense_local_attention(attention_path, S, window, anchors, offset, H, d, q_active, rope, dtype):
     torch.manual_seed(S + d)
     B = 2
     qkv = torch.randn(B, S, 3 * H * d, dtype=dtype, requires_grad=True)
@@ -61,7 +47,7 @@ def test_local_attention_equals_dense_oracle(attention_path, S, window, anchors,
     tables = rope_tables(pos, rope_inv_freq(d, 10000.0), dtype) if rope else None
     fast = la.fused_local_attention(qkv, active, (H, d), window=window, n_anchors=anchors, block=8, offset=offset,
                                     rope=tables, q_active=q_active)
-    ref = _oracle(qkv, active, H, d, window, anchors, offset, q_active, rope)
+    ref = dense_local_attention(qkv, active, H, d, window, anchors, offset, q_active, rope)
     rel = REL if dtype == torch.float32 else 1e-12
     assert torch.isfinite(fast).all()
     assert_rel(fast, ref, rel)

@@ -7,25 +7,23 @@ from __future__ import annotations
 
 import pytest
 import torch
-from model_fixtures import VARIANTS, tiny_model, tokens
+from model_fixtures import (
+    VARIANTS,
+    assert_rel,
+    assert_same_values_and_grads,
+    dense_local_attention,
+    tiny_model,
+    tokens,
+)
 from symboliclight.model import native
-from symboliclight.model.attention import apply_rope, local_mask, masked_attention, rope_inv_freq, rope_tables
+from symboliclight.model.attention import rope_inv_freq, rope_tables
 from symboliclight.model.decay import decay_scan
 from symboliclight.model.fused_loss import fused_cross_entropy
 from symboliclight.model.local_attention import fused_local_attention
 from symboliclight.model.objective import cross_entropy
 from symboliclight.model.spike_kernels import count_at_least, gate_mix, lif_scan_fast, spike_fast_counted
 
-REL = 1e-5
-
 pytestmark = pytest.mark.skipif(native.kernels() is None, reason="no C compiler: native kernels unavailable")
-
-
-def assert_rel(actual: torch.Tensor, expected: torch.Tensor, rel: float = REL) -> None:
-    actual, expected = actual.detach(), expected.detach()
-    scale = expected.abs().max().clamp_min(torch.finfo(expected.dtype).tiny)
-    err = float((actual - expected).abs().max() / scale)
-    assert err <= rel, f"relative error {err:.3g} > {rel:g}"
 
 
 # --- fused cross-entropy ---------------------------------------------------------------------------
@@ -83,17 +81,7 @@ def test_direct_attention_many_tiles_and_work_items():
     active[1, 40:90] = False
     tables = rope_tables(torch.arange(S), rope_inv_freq(d, 10000.0), torch.float32)
     fast = fused_local_attention(qkv, active, (H, d), window=W, n_anchors=A, block=64, rope=tables)
-    pos = torch.arange(S)
-    q, k, v = (x.view(B, S, H, d).transpose(1, 2) for x in qkv.split(H * d, dim=-1))
-    inv = rope_inv_freq(d, 10000.0)
-    mask = local_mask(pos, pos, W, A)[None, None] & active[:, None, None, :]
-    ref = masked_attention(apply_rope(q, pos, inv), apply_rope(k, pos, inv), v, mask)
-    ref = ref.transpose(1, 2).reshape(B, S, H * d) * active[..., None]
-    assert_rel(fast, ref)
-    g = torch.randn_like(ref)
-    (g_fast,) = torch.autograd.grad((fast * g).sum(), qkv)
-    (g_ref,) = torch.autograd.grad((ref * g).sum(), qkv)
-    assert_rel(g_fast, g_ref)
+    assert_same_values_and_grads(fast, dense_local_attention(qkv, active, H, d, W, A), qkv)
 
 
 # --- thread-count invariance -----------------------------------------------------------------------
