@@ -519,6 +519,21 @@ static int in_sorted(const int32_t* v, int64_t n, int64_t x) {
   return lo < n && v[lo] == x;
 }
 
+/* The pieces of p[a:b] between runs of at least min_run newlines (empty first and last pieces
+   kept, as re.split gives them) as (start, end) pairs in spans; returns how many. */
+static int64_t split_newline_runs(const unsigned char* p, int64_t a, int64_t b, int64_t min_run, int64_t* spans) {
+  int64_t n = 0, start = a, i = a;
+  while (i < b) {
+    if (p[i] != '\n') { ++i; continue; }
+    int64_t j = i;
+    while (j < b && p[j] == '\n') ++j;
+    if (j - i >= min_run) { spans[2 * n] = start; spans[2 * n + 1] = i; ++n; start = j; }
+    i = j;
+  }
+  spans[2 * n] = start; spans[2 * n + 1] = b;
+  return n + 1;
+}
+
 /* spans[2k], spans[2k+1] = start, end; (repeats of an earlier span, their characters) */
 static int dup_spans(const unsigned char* p, const int64_t* spans, int64_t n, int64_t* slots, int64_t cap,
                      int64_t* dup, int64_t* chars) {
@@ -582,31 +597,16 @@ int line_stats(const unsigned char* buf, const int64_t* bounds, int64_t docs, in
     }
     if (sa > sb) sa = sb = a;
     /* paragraphs: stripped text split at runs of two or more newlines */
-    int64_t n = 0, start = sa;
-    for (int64_t i = sa; i + 1 < sb; ++i) {
-      if (p[i] == '\n' && p[i + 1] == '\n') {
-        spans[2 * n] = start; spans[2 * n + 1] = i; ++n;
-        while (i < sb && p[i] == '\n') ++i;
-        start = i; --i;
-      }
-    }
-    spans[2 * n] = start; spans[2 * n + 1] = sb; ++n;
+    int64_t n = split_newline_runs(p, sa, sb, 2, spans);
     o[1] = n;
     if (dup_spans(p, spans, n, slots, cap, &o[2], &o[3])) { free(spans); free(slots); return -1; }
     /* lines: split at runs of newlines, empty first/last pieces kept */
-    n = 0; start = a;
-    for (int64_t i = a; i < b; ++i) {
-      if (p[i] == '\n') {
-        spans[2 * n] = start; spans[2 * n + 1] = i; ++n;
-        while (i < b && p[i] == '\n') ++i;
-        start = i; --i;
-      }
-    }
-    spans[2 * n] = start; spans[2 * n + 1] = b; ++n;
+    n = split_newline_runs(p, a, b, 1, spans);
     o[4] = n;
     if (dup_spans(p, spans, n, slots, cap, &o[5], &o[6])) { free(spans); free(slots); return -1; }
     /* non-blank lines of text.split("\n") */
-    n = 0; start = a;
+    n = 0;
+    int64_t start = a;
     int64_t terminal = 0, shorts = 0, newlines = 0;
     for (int64_t i = a; i <= b; ++i) {
       if (i == b || p[i] == '\n') {
