@@ -224,6 +224,7 @@ def bench_preset(preset: str, args: argparse.Namespace, device: torch.device) ->
                 "prefill_tokens_per_s": round(1.0 / med["prefill"], 2),
                 "decode_tokens_per_s": round(1.0 / med["decode"], 2),
                 "peak_mem_mb": None,
+                "train_flops_per_token": round(train_flops_per_token(models[name], cfgs[name], context)),
             })
     del models
     if not args.no_memory:
@@ -258,6 +259,29 @@ def ffn_crossover(args: argparse.Namespace, preset: str = "20m") -> list[dict[st
     return rows
 
 
+def attended_keys(context: int, window: int | None, n_anchors: int = 0) -> float:
+    """Mean number of keys a query attends over positions 0..context−1: causal (i + 1) for GPT-2;
+    for SymbolicLight the window's min(i, W) + 1 plus the anchors that lie before the window."""
+    if window is None:
+        return (context + 1) / 2
+    total = sum(min(i, window) + 1 + min(n_anchors, max(0, i - window)) for i in range(context))
+    return total / context
+
+
+def train_flops_per_token(model: torch.nn.Module, cfg: Any, context: int) -> float:
+    """Model FLOPs of one trained token (forward + backward = 3 × forward), the MFU numerator:
+    2 per weight of every matrix product (each distinct nn.Linear weight once; embedding lookups are
+    not products) plus attention's QKᵀ and AV, 4·D per attended key and layer. The spiking
+    recurrences (LIF, decay) are a few elementwise ops per channel and are not counted."""
+    weights = {id(m.weight): m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear)}
+    if hasattr(cfg, "n_layer"):  # GPT-2
+        layers, width, keys = cfg.n_layer, cfg.n_embd, attended_keys(context, None)
+    else:
+        layers = cfg.n_layers if cfg.attention else 0
+        width, keys = cfg.embed_dim, attended_keys(context, cfg.window, cfg.n_anchors)
+    return 3 * (2 * sum(weights.values()) + 4 * width * keys * layers)
+
+
 def matmul_peak_tflops(device: torch.device, dtype: torch.dtype = torch.bfloat16, n: int = 8192) -> float:
     """Measured dense matmul throughput (the MFU denominator on a GPU)."""
     a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
@@ -267,12 +291,19 @@ def matmul_peak_tflops(device: torch.device, dtype: torch.dtype = torch.bfloat16
     return 2 * n**3 / t / 1e12
 
 
-def agreement_check(device: torch.device) -> dict[str, float]:
-    """Fast vs oracle on `device`: max relative error of logits and of every parameter gradient."""
+CHECK_REL = 1e-5  # the issue's fp32 tolerance for fast paths against the oracle
+
+
+def agreement_check(device: torch.device) -> dict[str, Any]:
+    """Fast vs oracle on `device`, fp32: max relative error of the logits and of every parameter
+    gradient of the tiny model, and whether the fast LIF scan (native C on CPU, Triton on CUDA)
+    gives the oracle's spikes and final membrane bit for bit at a long context."""
     from symboliclight.model.build import build_model
     from symboliclight.model.config import load_model_config
+    from symboliclight.model.spike_kernels import lif_scan_fast
+    from symboliclight.model.spiking import lif_scan
 
-    out = {}
+    out: dict[str, Any] = {}
     grads, logits = {}, {}
     for impl in ("oracle", "fast"):
         torch.manual_seed(0)
@@ -286,6 +317,12 @@ def agreement_check(device: torch.device) -> dict[str, float]:
     out["logits_rel"] = float((logits["fast"] - logits["oracle"]).abs().max() / logits["oracle"].abs().max())
     out["grad_rel_max"] = max(float((grads["fast"][n] - g).abs().max() / g.abs().max().clamp_min(1e-30))
                               for n, g in grads["oracle"].items())
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(2, 2048, 768, generator=g) * 1.3).to(device)
+    v0 = torch.randn(2, 768, generator=g).to(device)
+    fast, oracle = lif_scan_fast(x, v0, 0.95, 1.0, 3.0, 2.0), lif_scan(x, v0, leak=0.95, threshold=1.0, clamp=3.0)
+    out["lif_bitwise_equal"] = bool(torch.equal(fast[0], oracle[0]) and torch.equal(fast[1], oracle[1]))
+    out["passed"] = out["logits_rel"] <= CHECK_REL and out["grad_rel_max"] <= CHECK_REL and out["lif_bitwise_equal"]
     return out
 
 
@@ -293,9 +330,11 @@ def print_table(results: list[dict[str, Any]]) -> None:
     cols = ("config", "params", "context", "model", "train_tokens_per_s", "prefill_tokens_per_s",
             "decode_tokens_per_s", "peak_mem_mb")
     heads = ("config", "params", "ctx", "model", "train tok/s", "prefill tok/s", "decode tok/s", "peak MB")
+    if any("mfu" in row for row in results):
+        cols, heads = cols + ("mfu",), heads + ("MFU",)
     print(" | ".join(f"{h:>20}" if i == 3 else f"{h:>13}" for i, h in enumerate(heads)))
     for row in results:
-        print(" | ".join(f"{str(row[c]):>20}" if i == 3 else f"{str(row[c]):>13}" for i, c in enumerate(cols)))
+        print(" | ".join(f"{str(row.get(c)):>20}" if i == 3 else f"{str(row.get(c)):>13}" for i, c in enumerate(cols)))
     print()
     for config in dict.fromkeys(r["config"] for r in results):
         for context in dict.fromkeys(r["context"] for r in results if r["config"] == config):
@@ -369,7 +408,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.ffn_crossover and device.type == "cpu":
         report["ffn_crossover"] = ffn_crossover(args)
     if device.type == "cuda":
-        report["matmul_peak_tflops_bf16"] = round(matmul_peak_tflops(device), 1)
+        peak = matmul_peak_tflops(device)
+        report["matmul_peak_tflops_bf16"] = round(peak, 1)
+        for row in report["results"]:  # model FLOPs utilisation of the training step
+            row["mfu"] = round(row["train_tokens_per_s"] * row["train_flops_per_token"] / (peak * 1e12), 4)
     if args.check:
         report["agreement"] = agreement_check(device)
     print_table(report["results"])
@@ -379,6 +421,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")
+    if "agreement" in report and not report["agreement"]["passed"]:
+        print(f"error: fast paths disagree with the oracle beyond {CHECK_REL:g} on {device}", file=sys.stderr)
+        return 1
     return 0
 
 

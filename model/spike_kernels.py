@@ -3,7 +3,8 @@ steps of the block.
 
 - `lif_scan_fast`: the encoder's LIF scan in one native pass over [B, S, D] (time sequential,
   channels vectorised) instead of S Python steps of ~8 tensor ops each; saves σ'(u) for backward
-  (the pre-reset membrane exists nowhere else).
+  (the pre-reset membrane exists nowhere else). On CUDA the same pass is a Triton kernel
+  (`triton_lif.py`).
 - `spike_fast`: the stateless threshold in one native pass that also counts the spikes; it saves its
   input u (an LN or GEMM output kept alive anyway) and backward recomputes σ'(u) inside the product.
 - `count_at_least`: a spike count without materialising the comparison (the mixer's sparsity site).
@@ -11,7 +12,7 @@ steps of the block.
 
 Values are those of the oracle bit for bit (the same roundings, see `native.py`); gradients of the
 gate logit differ only in summation order. Where the native kernels cannot run (no compiler, CUDA
-tensors, bf16), they fall back to the oracle code paths.
+tensors, bf16), they fall back to the oracle code paths (the LIF scan to Triton first, when it can).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from . import native
+from . import native, triton_lif
 from .spiking import lif_scan_reference, surrogate_grad
 
 
@@ -33,6 +34,8 @@ class _LIFScanFast(torch.autograd.Function):
             getattr(native.kernels(), f"lif_{native.suffix(x)}")(
                 native.ptr(x), native.ptr(v0), native.ptr(spikes), native.ptr(sg), native.ptr(v_last),
                 B, S, D, leak, threshold, clamp, alpha)
+        elif triton_lif.usable(x, v0):
+            spikes, sg, v_last = triton_lif.lif_forward(x, v0, leak, threshold, clamp, alpha)
         else:
             spikes, pre_reset, v_last = lif_scan_reference(x, v0, leak, threshold, clamp)
             sg = surrogate_grad(pre_reset, threshold, alpha)
