@@ -10,11 +10,21 @@ from typing import Any
 
 
 def common() -> argparse.ArgumentParser:
-    """Parent parser with `--workdir` (default ./work, or $SYMBOLICLIGHT_WORKDIR)."""
+    """Parent parser with `--workdir` (default ./work, or $SYMBOLICLIGHT_WORKDIR) and `--verbose`."""
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--workdir", default=os.environ.get("SYMBOLICLIGHT_WORKDIR", "work"),
                    help="where artifacts live (default: ./work)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also print datatrove's INFO logs (always kept in each artifact's _datatrove/*/logs)")
     return p
+
+
+def apply_verbosity(args: argparse.Namespace) -> None:
+    """`--verbose` raises datatrove's console level to INFO for this process and its workers."""
+    from .stages.console import LEVEL_ENV
+
+    if getattr(args, "verbose", False):
+        os.environ[LEVEL_ENV] = "INFO"
 
 
 def print_json(obj: Any) -> None:

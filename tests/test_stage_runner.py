@@ -142,3 +142,24 @@ def test_sigkill_midway_then_rerun_is_byte_identical(tmp_path):
     assert res.status == "done"
     assert _payload(res.path) == _payload(ref.path)
     assert json.loads((res.path / "manifest.json").read_text())["files"] == ref.artifact.manifest["files"]
+
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_datatrove_console_level(tmp_path, verbose):
+    """By default datatrove's INFO lines (pipeline, per-task stats, progress) stay off the console of
+    a local run, in the parent and in the task processes alike, while the task log files keep them;
+    `--verbose` brings them back. Run as the CLI in a fresh process, so the task processes write to
+    the stderr captured here."""
+    inp = small_corpus(tmp_path / "in")
+    cmd = [sys.executable, "-m", "symboliclight.dags.cli", "pipeline", "run", "--input", str(inp),
+           "--stages", "clean", "--workdir", str(tmp_path / "work")] + (["--verbose"] if verbose else [])
+    env = {k: v for k, v in os.environ.items() if k != "SYMBOLICLIGHT_DATATROVE_LOG"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert ("Processing done for rank=" in proc.stderr) is verbose
+    assert ("2/2 tasks completed" in proc.stderr) is verbose
+    assert "clean: done" in proc.stderr
+    logs = sorted((tmp_path / "work").glob("corpus/*/_datatrove/*/logs/task_*.log"))
+    assert len(logs) == 2
+    assert all("Processing done for rank=" in p.read_text() for p in logs)

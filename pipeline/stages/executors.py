@@ -70,10 +70,10 @@ def make_executor(cfg: ExecutorConfig, steps: list[Any], tasks: int, logging_dir
     """One datatrove executor for one pipeline; `depends` chains Slurm arrays (afterok)."""
     workers = cfg.workers if cfg.workers == -1 else min(cfg.workers, tasks)
     if cfg.kind == "local":
-        from datatrove.executor import LocalPipelineExecutor
+        from .local_executor import QuietLocalExecutor
 
-        return LocalPipelineExecutor(steps, tasks=tasks, workers=workers, logging_dir=str(logging_dir),
-                                     start_method=resolve_start_method(cfg.start_method))
+        return QuietLocalExecutor(steps, tasks=tasks, workers=workers, logging_dir=str(logging_dir),
+                                  start_method=resolve_start_method(cfg.start_method))
     if cfg.kind == "slurm":
         from datatrove.executor import SlurmPipelineExecutor
 
