@@ -22,7 +22,7 @@ from typing import Any, Literal
 from symboliclight.pipeline.artifacts import MANIFEST, Artifact, artifact_dir, resolve
 from symboliclight.pipeline.errors import UserError
 from symboliclight.pipeline.hashing import version_id
-from symboliclight.pipeline.typed_config import from_dict, load_yaml, to_dict
+from symboliclight.pipeline.typed_config import from_dict, identity, load_yaml, to_dict
 
 from .run_config import RunConfig, deep_merge
 
@@ -170,7 +170,7 @@ def _data_stage_node(name: str, parent: str, cfg: RunConfig) -> Node:
         # the runner's own version function; it reads only the input's version
         return stage_version(stage, stage_cfg, Artifact(Path(), {"stage": parent, "version": parents[parent]}))
 
-    return Node(name, "datastage", "corpus", (parent,), stage_cfg, dataclasses.asdict(stage_cfg), version,
+    return Node(name, "datastage", "corpus", (parent,), stage_cfg, identity(stage_cfg), version,
                 _in_workdir("corpus"))
 
 
@@ -181,7 +181,7 @@ def _tokenizer_node(corpus: str, cfg: RunConfig) -> Node:
 
     src = Path(cfg.tokenizer.config) if cfg.tokenizer.config else shipped_config("tokenizer", "default.yaml")
     tok_cfg = from_dict(TokenizerConfig, deep_merge(load_yaml(src), cfg.tokenizer.overrides), where="tokenizer")
-    return Node("tokenizer", "tokenizer", "tokenizer", (corpus,), tok_cfg, to_dict(tok_cfg),
+    return Node("tokenizer", "tokenizer", "tokenizer", (corpus,), tok_cfg, identity(tok_cfg),
                 lambda p: tokenizer_version(tok_cfg, p[corpus]), _in_workdir("tokenizer"))
 
 
@@ -191,13 +191,13 @@ def _shards_node(corpus: str, cfg: RunConfig) -> Node:
 
     src = Path(cfg.shards.config) if cfg.shards.config else shipped_config("data", "shards.yaml")
     pack_cfg = from_dict(PackConfig, deep_merge(load_yaml(src), cfg.shards.overrides), where="shards")
-    identity = pack_cfg.identity()
+    pack_identity = pack_cfg.identity()
 
     def version(p: dict[str, str]) -> str:
         # tokenizer/pack.py: version_id("shards", cfg.identity(), {corpus, tokenizer})
-        return version_id("shards", identity, {"corpus": p[corpus], "tokenizer": p["tokenizer"]})
+        return version_id("shards", pack_identity, {"corpus": p[corpus], "tokenizer": p["tokenizer"]})
 
-    return Node("shards", "shards", "shards", (corpus, "tokenizer"), pack_cfg, identity, version,
+    return Node("shards", "shards", "shards", (corpus, "tokenizer"), pack_cfg, pack_identity, version,
                 _in_workdir("shards"))
 
 
@@ -215,10 +215,10 @@ def _train_node(cfg: RunConfig) -> Node:
 
     data = deep_merge(load_yaml(train_config_path(cfg.train.config)), cfg.train.overrides)
     train_cfg = from_dict(TrainConfig, data, where="train")
-    identity = train_identity(train_cfg)
+    train_id = train_identity(train_cfg)
     name = train_cfg.name
-    return Node("train", "train", "runs", ("shards",), train_cfg, identity,
-                lambda p: version_id("train", identity, {"shards": p["shards"]}),
+    return Node("train", "train", "runs", ("shards",), train_cfg, train_id,
+                lambda p: version_id("train", train_id, {"shards": p["shards"]}),
                 lambda workdir, v: Path(workdir) / "runs" / f"{name}-{v}")
 
 
@@ -239,10 +239,10 @@ def _eval_node(cfg: RunConfig) -> Node:
     e = cfg.eval
     plan = EvalPlan(e.device, from_dict(PplConfig, e.ppl, where="eval.ppl"),
                     from_dict(GenerationConfig, e.generate, where="eval.generate"), tuple(e.prompts))
-    identity = {"device": plan.device, "ppl": dataclasses.asdict(plan.ppl), "generate": dataclasses.asdict(plan.generate),
-                "prompts": list(plan.prompts)}
-    return Node("eval", "eval", "eval", ("train", "shards"), plan, identity,
-                lambda p: version_id("eval", identity, {"train": p["train"], "shards": p["shards"]}),
+    eval_id = {"device": plan.device, "ppl": dataclasses.asdict(plan.ppl), "generate": dataclasses.asdict(plan.generate),
+               "prompts": list(plan.prompts)}
+    return Node("eval", "eval", "eval", ("train", "shards"), plan, eval_id,
+                lambda p: version_id("eval", eval_id, {"train": p["train"], "shards": p["shards"]}),
                 _in_workdir("eval"))
 
 

@@ -137,3 +137,24 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 def to_dict(obj: Any) -> dict[str, Any]:
     return dataclasses.asdict(obj)
+
+
+SPEED_ONLY = {"version": False}  # field metadata: a setting that changes speed or memory, never bytes
+
+
+def speed_only(default: Any) -> Any:
+    """A dataclass field whose value never changes a stage's output (batch sizes, chunk sizes):
+    it stays out of version ids, so tuning it does not rerun the stage and everything after it."""
+    return dataclasses.field(default=default, metadata=SPEED_ONLY)
+
+
+def identity(obj: Any) -> Any:
+    """`to_dict` without the `speed_only` fields, at any depth: what a version id hashes."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: identity(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if f.metadata.get("version", True)}
+    if isinstance(obj, dict):
+        return {k: identity(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [identity(v) for v in obj]
+    return obj

@@ -79,6 +79,22 @@ def test_config_change_gives_new_version(first_run, tmp_path):
     assert stage_version(stage, cfg, inp) == res.version
 
 
+def test_speed_only_settings_keep_the_version_and_the_bytes(first_run, tmp_path):
+    """Batch sizes change speed, not output: a run with tiny batches is the same version (the
+    cached artifact is reused) and, run afresh, writes the same bytes."""
+    from symboliclight.pipeline.typed_config import identity
+
+    root, inp, stage, cfg, res = first_run
+    small = dataclasses.replace(cfg, batch_docs=3, batch_chars=500)
+    assert "batch_docs" not in identity(cfg) and "batch_chars" not in identity(cfg)
+    assert dataclasses.asdict(small) != dataclasses.asdict(cfg)
+    assert run_stage(stage, inp, small, workdir=root / "work", executor=ExecutorConfig(tasks=2, workers=1)).status == "cached"
+    fresh = run_stage(stage, inp, small, workdir=tmp_path, executor=ExecutorConfig(tasks=2, workers=1))
+    assert fresh.status == "done" and fresh.version == res.version
+    assert _payload(fresh.path) == _payload(res.path)
+    assert fresh.artifact.manifest["config"]["batch_docs"] == 3  # the manifest records what ran
+
+
 def test_strict_makes_bad_line_fatal(first_run, tmp_path):
     _root, inp, stage, cfg, _res = first_run
     with pytest.raises(UserError, match=r"news.jsonl.zst:41: malformed_json"):

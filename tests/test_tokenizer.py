@@ -284,3 +284,17 @@ def test_transformers_loads_artifact(trained):
     text = "中文 English 123 😀"
     ids = fast.encode(text, add_special_tokens=False)
     assert fast.decode(ids) == text
+
+
+def test_tokenizer_version_ignores_encoding_speed_settings():
+    """Encoding batch size and threads never change the trained tokenizer: same version; a real
+    setting (the vocabulary size) gives a new one."""
+    from dataclasses import replace
+
+    from symboliclight.tokenizer.train import tokenizer_version
+
+    cfg = load_config()
+    base = tokenizer_version(cfg, "0123456789ab")
+    assert tokenizer_version(replace(cfg, encode_batch_size=7, encode_threads=1), "0123456789ab") == base
+    assert tokenizer_version(replace(cfg, vocab_size=cfg.vocab_size + 8), "0123456789ab") != base
+    assert tokenizer_version(cfg, "ba9876543210") != base

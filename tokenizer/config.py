@@ -13,7 +13,7 @@ from typing import Literal
 
 from symboliclight.pipeline.errors import UserError
 from symboliclight.pipeline.recipe import shipped_config
-from symboliclight.pipeline.typed_config import apply_overrides, from_dict, load_yaml
+from symboliclight.pipeline.typed_config import apply_overrides, from_dict, load_yaml, speed_only
 
 # The reference tokenizer's layout (spec §8): pad, bos, eos, unk at 0-3, then 16 control tokens at 4-19.
 REFERENCE_SPECIALS = [
@@ -76,8 +76,8 @@ class TokenizerConfig:
     sample: SampleConfig = field(default_factory=SampleConfig)
     heldout: HeldOutConfig = field(default_factory=HeldOutConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
-    encode_batch_size: int = 4096
-    encode_threads: int = 0  # 0 = all cores (RAYON_NUM_THREADS)
+    encode_batch_size: int = speed_only(4096)
+    encode_threads: int = speed_only(0)  # 0 = all cores (RAYON_NUM_THREADS)
 
     def __post_init__(self) -> None:
         sp = self.special_tokens

@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from symboliclight.pipeline.artifacts import (
 from symboliclight.pipeline.documents import Document
 from symboliclight.pipeline.errors import UserError
 from symboliclight.pipeline.hashing import sha256_file, version_id
-from symboliclight.pipeline.typed_config import from_dict, load_yaml
+from symboliclight.pipeline.typed_config import from_dict, identity, load_yaml, speed_only
 from tokenizers import Tokenizer
 
 from .shards import FORMAT_NAME, FORMAT_VERSION, MAX_DOMAINS, SPLITS, ShardWriter, shard_name, token_dtype
@@ -62,7 +62,7 @@ class PackConfig:
     val_fraction: float = 0.01  # id-hash hold-out when the corpus has no val/ split
     val_min_docs: int = 2  # per domain, when the domain has more documents than this
     val_min_tokens: int = 16_384  # per domain, taking at most half of its documents
-    encode_batch_docs: int = 2048  # documents per encode_batch call (does not change the output)
+    encode_batch_docs: int = speed_only(2048)  # documents per encode_batch call (does not change the output)
 
     def __post_init__(self) -> None:
         if self.shard_tokens < 2:
@@ -74,8 +74,7 @@ class PackConfig:
 
     def identity(self) -> dict[str, Any]:
         """The config fields that change the bytes (batch size does not)."""
-        d = asdict(self)
-        d.pop("encode_batch_docs")
+        d = identity(self)
         d["format_version"] = FORMAT_VERSION
         return d
 

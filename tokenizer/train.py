@@ -24,7 +24,7 @@ from symboliclight.pipeline.artifacts import (
 )
 from symboliclight.pipeline.errors import UserError
 from symboliclight.pipeline.hashing import version_id
-from symboliclight.pipeline.typed_config import to_dict
+from symboliclight.pipeline.typed_config import identity, to_dict
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from .alphabet import choose_alphabet, count_chars
@@ -99,7 +99,7 @@ def verify_fast_encoder(tok: BilingualTokenizer, split: CorpusSplit, cfg: Tokeni
 
 
 def tokenizer_version(cfg: TokenizerConfig, corpus_version: str) -> str:
-    return version_id(STAGE, to_dict(cfg), {"corpus": corpus_version})
+    return version_id(STAGE, identity(cfg), {"corpus": corpus_version})
 
 
 def train(corpus_ref: str, cfg: TokenizerConfig, workdir: str | Path = "work", out: str | Path | None = None,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from datatrove.pipeline.base import PipelineStep
 
+from ..typed_config import speed_only
 from .langid import LanguageIdentifier, LidConfig
 from .normalize import NormalizeConfig, normalize
 from .parts import is_marked, mark_drop
@@ -61,8 +62,8 @@ class CleanConfig:
     quality: QualityConfig = field(default_factory=QualityConfig)
     min_chars: int = 1
     # prose documents are judged in batches: the word statistics of a batch go through numpy together
-    batch_docs: int = 256
-    batch_chars: int = 4_000_000
+    batch_docs: int = speed_only(256)
+    batch_chars: int = speed_only(4_000_000)
 
 
 @dataclass

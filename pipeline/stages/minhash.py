@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UserError
+from ..typed_config import speed_only
 
 SIG_DTYPE = np.uint32
 
@@ -33,7 +34,7 @@ class MinHashConfig:
     threshold: float = 0.7  # minimum estimated Jaccard (share of equal MinHash values) of a pair
     seed: int = 1
     max_bucket_all_pairs: int = 64  # buckets up to this size: all pairs verified; larger: see `candidate_pairs`
-    chunk_shingles: int = 4096  # shingles hashed at once (bounds memory on huge documents)
+    chunk_shingles: int = speed_only(4096)  # shingles hashed at once (bounds memory on huge documents)
 
     def __post_init__(self) -> None:
         if self.bands < 1 or self.rows < 1:

@@ -6,7 +6,8 @@ A stage module exposes `STAGE = Stage(name, config_cls, plan, finalize=None, con
 
 * `config_cls`: a dataclass; its YAML defaults live in `configs/pipeline/<name>.yaml` and a user's
   `--config FILE` section `<name>:` is merged over them. The version id is
-  `version_id(name, asdict(config), {"corpus": input.version})`; executor settings are not part of it.
+  `version_id(name, identity(config), {"corpus": input.version})`: the config without its
+  `speed_only` fields (batch and chunk sizes); executor settings are not part of it either.
 * `plan(ctx) -> list[PipelineSpec]`: the datatrove pipelines, run in order. The LAST one must start
   with `ctx.reader()` and end with `ctx.part_writer()`; in between, blocks never drop a document:
   they call `parts.mark_drop(doc, reason)` (or wrap a datatrove filter in `parts.MarkingFilter`)
@@ -39,7 +40,7 @@ from typing import Any
 from ..artifacts import MANIFEST, Artifact, artifact_dir, existing, set_latest, write_manifest
 from ..errors import UserError
 from ..hashing import version_id
-from ..typed_config import from_dict, load_yaml
+from ..typed_config import from_dict, identity, load_yaml
 from .executors import FOLLOWUP_ENV, ExecutorConfig, make_executor, submit_followup
 from .parts import CorpusReader, MergeCounts, PartWriter, merge_parts
 
@@ -160,7 +161,7 @@ class StageResult:
 
 
 def stage_version(stage: Stage, config: Any, input_art: Artifact) -> str:
-    return version_id(stage.name, dataclasses.asdict(config), {"corpus": input_art.version})
+    return version_id(stage.name, identity(config), {"corpus": input_art.version})
 
 
 def verify_input(art: Artifact) -> None:
