@@ -16,6 +16,7 @@ CPU interpreter over CPU tensors) takes effect; the CPU test suite checks this f
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 
@@ -27,6 +28,7 @@ CHUNK = 16  # timesteps per unrolled step of the loop
 _MODES = {torch.float32: 0, torch.float16: 1, torch.bfloat16: 2}
 
 
+@functools.cache
 def available() -> bool:
     return importlib.util.find_spec("triton") is not None
 

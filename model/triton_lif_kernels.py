@@ -16,6 +16,7 @@ def rounded(v, MODE: tl.constexpr):
         v = bits.to(tl.float32, bitcast=True)
     return v
 
+
 @triton.jit
 def lif_fwd(x_ptr, v0_ptr, s_ptr, sg_ptr, v_last_ptr, S, D, leak, threshold, clamp, alpha,
             BLOCK: tl.constexpr, STEPS: tl.constexpr, MODE: tl.constexpr):
@@ -24,12 +25,12 @@ def lif_fwd(x_ptr, v0_ptr, s_ptr, sg_ptr, v_last_ptr, S, D, leak, threshold, cla
     keep = cols < D
     dt = x_ptr.dtype.element_ty
     v = tl.load(v0_ptr + row * D + cols, mask=keep, other=0.0).to(tl.float32)
-    base = row * S * D + cols
+    off = row * S * D + cols  # int64, advanced by D per step: no t·D product to overflow int32
     for t0 in range(0, S, STEPS):
         for i in tl.static_range(STEPS):
             t = t0 + i
             m = keep & ((cols * 0 + t) < S)  # not tl.zeros: a jit helper the interpreter may not patch
-            x = tl.load(x_ptr + base + t * D, mask=m, other=0.0).to(tl.float32)
+            x = tl.load(x_ptr + off, mask=m, other=0.0).to(tl.float32)
             u = rounded(rounded(v * leak, MODE) + x, MODE)
             u = tl.minimum(tl.maximum(u, -clamp), clamp)  # exact in every dtype: no rounding
             fire = u >= threshold
@@ -37,7 +38,8 @@ def lif_fwd(x_ptr, v0_ptr, s_ptr, sg_ptr, v_last_ptr, S, D, leak, threshold, cla
             d = rounded(alpha * rounded(u - threshold, MODE), MODE)
             d = rounded(rounded(d * d, MODE) + 1.0, MODE)
             sg = rounded(tl.math.div_rn(tl.full([BLOCK], 1.0, tl.float32), d), MODE)
-            tl.store(s_ptr + base + t * D, tl.where(fire, 1.0, 0.0).to(dt), mask=m)
-            tl.store(sg_ptr + base + t * D, sg.to(dt), mask=m)
+            tl.store(s_ptr + off, tl.where(fire, 1.0, 0.0).to(dt), mask=m)
+            tl.store(sg_ptr + off, sg.to(dt), mask=m)
             v = tl.where(m, tl.where(fire, 0.0, u), v)
+            off += D
     tl.store(v_last_ptr + row * D + cols, v.to(dt), mask=keep)
