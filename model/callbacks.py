@@ -154,11 +154,23 @@ class TrainMetrics(pl.Callback):
         self._losses: list[float] = []
         self._norms: list[float] = []
 
+    def state_dict(self) -> dict[str, Any]:
+        """The open logging window's step losses and gradient norms: a run resumed inside a window
+        logs the mean an uninterrupted run logs. (Throughput restarts its clock: wall time is not
+        resumable.)"""
+        return {"losses": list(self._losses), "norms": list(self._norms)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._restored = state_dict  # applied in on_train_start, after the window is opened
+
     def on_train_start(self, trainer: pl.Trainer, pl_module: LanguageModelModule) -> None:
         self.peak = device_peak_flops(pl_module.device, str(trainer.precision), self.peak_override)
         self.flops_per_token = pl_module.flops_per_token()
         self._seen_step = trainer.global_step
         self._reset_window(time.perf_counter(), pl_module.tokens_seen)
+        restored, self._restored = getattr(self, "_restored", None), None
+        if restored:
+            self._losses, self._norms = list(restored.get("losses", [])), list(restored.get("norms", []))
         self._last_batch_end = None
         if pl_module.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(pl_module.device)
@@ -222,7 +234,8 @@ class TrainMetrics(pl.Callback):
                 m["perf/peak_tflops"] = self.peak[0] / 1e12
         pl_module.progress.update({"loss": round(loss, 4), "lr": f"{stats.get('lr', 0):.2e}", "tok/s": int(tps)})
         log_metrics(trainer, m)
-        self._reset_window(now, pl_module.tokens_seen)
+        if step % self.every == 0:  # a run's final, partial window stays open: a longer resume continues it
+            self._reset_window(now, pl_module.tokens_seen)
 
 
 # --- sparsity ------------------------------------------------------------------------------------
@@ -268,6 +281,27 @@ class NeuronSparsityMeter(SparsityMeter):
                 self._per_channel[key] = per_channel
         self._elements[i] += spikes.numel()
         self._rows[key] = self._rows.get(key, 0) + flat.shape[0]
+
+    def state(self) -> dict[str, Any]:
+        """The counts so far, as plain lists and CPU tensors (loadable with `weights_only`)."""
+        ones = self._ones
+        return {"ones": [] if ones is None else [float(v) for v in ones.tolist()],
+                "elements": list(self._elements),
+                "per_channel": {f"{layer}/{site}": c.detach().cpu() for (layer, site), c in self._per_channel.items()},
+                "rows": {f"{layer}/{site}": r for (layer, site), r in self._rows.items()}}
+
+    def load_state(self, state: dict[str, Any], device: torch.device) -> None:
+        """Continue counting from `state` (see `state`) on `device`."""
+        def key(name: str) -> tuple[int, str]:
+            layer, site = name.split("/", 1)
+            return int(layer), site
+
+        self.reset()
+        if state.get("ones"):
+            self._ones = torch.tensor(state["ones"], dtype=torch.float64, device=device)
+        self._elements = [int(e) for e in state.get("elements", self._elements)]
+        self._per_channel = {key(k): v.to(device, torch.float64) for k, v in state.get("per_channel", {}).items()}
+        self._rows = {key(k): int(r) for k, r in state.get("rows", {}).items()}
 
     def neuron_summary(self) -> dict[str, float]:
         """Dead / always-on shares of neurons over everything recorded, overall and per site."""
@@ -361,10 +395,23 @@ class SparsityMonitor(pl.Callback):
         self.val_meter.enabled = self.enabled
         net.sparsity = self.train_meter
 
+    def state_dict(self) -> dict[str, Any]:
+        """The open logging window's training counts: a single-process run resumed inside a window
+        logs the sparsity an uninterrupted run logs. (With several ranks each rank holds only its
+        share until the logging step's all-reduce, so there the window restarts at a resume.)"""
+        return {"train": self.train_meter.state()} if self.train_meter is not None else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._restored = state_dict.get("train")  # applied in on_train_start, on the module's device
+
     def on_train_start(self, trainer: pl.Trainer, pl_module: LanguageModelModule) -> None:
         self._seen_step = trainer.global_step
+        restored, self._restored = getattr(self, "_restored", None), None
         if self.train_meter is not None:
-            self.train_meter.reset()
+            if restored and trainer.world_size == 1:
+                self.train_meter.load_state(restored, pl_module.device)
+            else:
+                self.train_meter.reset()
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: LanguageModelModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
@@ -379,7 +426,10 @@ class SparsityMonitor(pl.Callback):
         self.last_train = m
         pl_module.progress["sparsity"] = round(m["sparsity/global"], 4)
         log_metrics(trainer, m)
-        self.train_meter.reset()
+        # a single process's final, partial window stays open (a longer resume continues it); the
+        # all-reduce above put every rank's counts into each rank's meter, so with ranks it closes
+        if step % self.every == 0 or trainer.world_size > 1:
+            self.train_meter.reset()
 
     def on_validation_start(self, trainer: pl.Trainer, pl_module: LanguageModelModule) -> None:
         net = self._net(pl_module)

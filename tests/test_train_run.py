@@ -174,3 +174,25 @@ def test_validate_mode_reports_the_checkpoint(shards, full_run, capsys):
     report = json.loads((full_run / "report.json").read_text())
     assert result["val/loss"] == pytest.approx(report["val"]["val/loss"], rel=1e-6)
     assert 0.0 < result["val/sparsity/global"] < 1.0
+
+
+def test_resume_inside_a_logging_window_logs_the_uninterrupted_mean(shards, tmp_path):
+    """train/loss and the sparsity are pooled over `log_every_n_steps` steps; a checkpoint inside a
+    window carries the window's losses and spike counts, so the resumed run logs the uninterrupted
+    run's values at every logged step."""
+    common = ["trainer.log_every_n_steps=4", "trainer.ckpt_every_n_steps=2", "trainer.val_every_n_steps=100",
+              "schedule.decay_steps=6"]
+    run_fit(prepare_run(small_config(shards, "trainer.max_steps=6", *common), out=tmp_path / "full"), report=False)
+    run_fit(prepare_run(small_config(shards, "trainer.max_steps=2", *common), out=tmp_path / "cut"), report=False)
+    run_fit(prepare_run(small_config(shards, "trainer.max_steps=6", *common), out=tmp_path / "cut", resume="auto"),
+            report=False)
+    from symboliclight.model.run_logging import read_metrics
+
+    full, cut = read_metrics(tmp_path / "full"), read_metrics(tmp_path / "cut")
+    for key in ("train/loss", "train/grad_norm_mean", "sparsity/global", "sparsity/dead_frac"):
+        resumed = {s: v for s, v in cut[key].items() if s != 2}  # step 2: the cut run's own last log
+        assert sorted(full[key]) == [4, 6], key
+        assert resumed == full[key], key
+    state = load_checkpoint_file(tmp_path / "cut" / "step-00000002.ckpt")["callbacks"]
+    assert any(len(v.get("losses", [])) == 2 for v in state.values())  # steps 1 and 2 of the window
+    torch.load(tmp_path / "cut" / "step-00000002.ckpt", weights_only=True, map_location="cpu")
