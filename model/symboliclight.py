@@ -101,8 +101,12 @@ class SymbolicLight(nn.Module):
             return head(c)
         flat = c.reshape(-1, c.shape[-1])
         prior = F.gelu(head.prior_in(flat)) * head.prior_weight
-        logits = F.linear(torch.cat([flat, prior], dim=1),
-                          torch.cat([head.unembed.weight, head.prior_out.weight], dim=1))
+        w_o, w_2 = head.unembed.weight, head.prior_out.weight
+        if torch.is_grad_enabled() and (w_o.requires_grad or w_2.requires_grad):
+            logits = F.linear(torch.cat([flat, prior], dim=1), torch.cat([w_o, w_2], dim=1))
+        else:  # no graph: the second GEMM accumulates into the first's output, no weight copy
+            logits = torch.mm(flat, w_o.t())  # under autocast: in the autocast dtype, which addmm_ keeps
+            logits.addmm_(prior.to(logits.dtype), w_2.t().to(logits.dtype))
         return logits.view(*c.shape[:-1], logits.shape[-1])
 
     def _ce(self, logits: Tensor, targets: Tensor) -> Tensor:
