@@ -37,6 +37,8 @@ class _LIFScanFast(torch.autograd.Function):
         elif triton_lif.usable(x, v0):
             spikes, sg, v_last = triton_lif.lif_forward(x, v0, leak, threshold, clamp, alpha)
         else:
+            if x.is_cuda:
+                triton_lif.warn_fallback(x)
             spikes, pre_reset, v_last = lif_scan_reference(x, v0, leak, threshold, clamp)
             sg = surrogate_grad(pre_reset, threshold, alpha)
         ctx.save_for_backward(sg)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import warnings
 
 import torch
 from torch import Tensor
@@ -42,6 +43,17 @@ def usable(x: Tensor, v0: Tensor) -> bool:
     `DTYPES`, and Triton installed."""
     on_device = x.is_cuda or (interpreting() and x.device.type == "cpu")
     return on_device and x.dtype in DTYPES and v0.device == x.device and available()
+
+
+@functools.cache
+def warn_fallback_once(reason: str) -> None:
+    warnings.warn(f"LIF scan on CUDA runs the Python time loop (S steps of small kernels): {reason}",
+                  stacklevel=4)
+
+
+def warn_fallback(x: Tensor) -> None:
+    """Say once why a CUDA tensor did not get the kernel (Triton missing, or an fp64 tensor)."""
+    warn_fallback_once("Triton is not installed" if not available() else f"{x.dtype} has no kernel")
 
 
 def _kernels():

@@ -80,3 +80,20 @@ def test_triton_is_not_used_for_cpu_tensors_outside_the_interpreter(monkeypatch)
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     assert triton_lif.usable(x, x[:, 0])
     assert not triton_lif.usable(x.double(), x[:, 0].double())  # fp64 stays on the oracle path
+
+
+def test_fallback_on_cuda_is_announced_once(monkeypatch):
+    """A CUDA tensor the kernel cannot take falls back to the Python loop with one warning naming why."""
+    triton_lif.warn_fallback_once.cache_clear()
+    x = torch.zeros(1, 2, 3, dtype=torch.float64)
+    with pytest.warns(UserWarning, match="float64 has no kernel"):
+        triton_lif.warn_fallback(x)
+    monkeypatch.setattr(triton_lif, "available", lambda: False)
+    with pytest.warns(UserWarning, match="Triton is not installed"):
+        triton_lif.warn_fallback(x.float())
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        triton_lif.warn_fallback(x.float())  # the same reason again: silent
+    triton_lif.warn_fallback_once.cache_clear()
