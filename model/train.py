@@ -413,7 +413,7 @@ def _strategy(cfg: TrainConfig, on_cpu: bool) -> Any:
     return "auto"
 
 
-def build_trainer(cfg: TrainConfig, run_dir: Path, callbacks: list[pl.Callback], limit_val_batches: int | float
+def build_trainer(cfg: TrainConfig, run_dir: Path, callbacks: list[pl.Callback], limit_val_batches: int | float | None
                   ) -> pl.Trainer:
     t = cfg.trainer
     on_cpu = t.accelerator == "cpu" or (t.accelerator == "auto" and not torch.cuda.is_available())
@@ -431,11 +431,11 @@ def build_trainer(cfg: TrainConfig, run_dir: Path, callbacks: list[pl.Callback],
     )
 
 
-def _val_batches(dm: ShardsDataModule, world_size: int) -> int | float:
+def _val_batches(dm: ShardsDataModule, world_size: int) -> int | None:
     """With several ranks, every rank runs the same number of validation batches (the smallest
     rank's count), so collective ops inside forward (FSDP) never wait for a rank that finished."""
     if world_size == 1:
-        return 1.0
+        return None  # all of them (Lightning's default; 1.0 would print a notice saying so)
     dm.setup("validate")
     bs = dm.cfg.val_batch_size or dm.cfg.batch_size
     counts = [len(ValWindows(dm.val_streams, dm.cfg.seq_len, bs, r, world_size, dm.cfg.val_max_windows_per_domain))
