@@ -19,7 +19,7 @@ from typing import Any
 LEVEL_ENV = "SYMBOLICLIGHT_DATATROVE_LOG"
 DEFAULT_LEVEL = "WARNING"
 _depth = 0  # nesting of `datatrove_console` in this process
-_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | <level>{level: <8}</level> | {name}:{function}:{line} - <level>{message}</level>"
+_FORMAT = "{time:HH:mm:ss.SSS} {level: <7} [{name}] {message}"  # one line per record, task files and console
 
 
 def console_level() -> str:
@@ -36,8 +36,8 @@ def _console_sink(level: str) -> None:
 
 @contextlib.contextmanager
 def datatrove_console(level: str) -> Iterator[None]:
-    """Within the block, datatrove's console output starts at `level`; task log files still get
-    everything at DEBUG, as datatrove writes them."""
+    """Within the block, datatrove's console output starts at `level`; each task's log file still
+    gets everything, from DEBUG up."""
     import datatrove.executor.base as base
     from datatrove.utils.logging import setup_default_logger
     from loguru import logger
@@ -45,10 +45,10 @@ def datatrove_console(level: str) -> Iterator[None]:
     def add_task_logger(logging_dir: Any, rank: int, local_rank: int = 0, node_rank: int = -1) -> Any:
         logger.remove()
         logfile = logging_dir.open(f"logs/task_{rank:05d}.log", "w")
-        prefix = f"[NODE {node_rank}] " if node_rank != -1 else ""
-        logger.add(sys.stderr, level=level if local_rank == 0 else "ERROR", format=prefix + _FORMAT, colorize=None)
-        logger.add(logfile, level="DEBUG", format=prefix + _FORMAT, colorize=False)
-        logger.info(f"Launching pipeline for {rank=}")
+        fmt = (f"node {node_rank} " if node_rank != -1 else "") + _FORMAT
+        logger.add(sys.stderr, level=level if local_rank == 0 else "ERROR", format=fmt, colorize=None)
+        logger.add(logfile, level="DEBUG", format=fmt, colorize=False)
+        logger.info(f"task {rank} starts (local rank {local_rank})")
         return logfile
 
     def close_task_logger(logfile: Any) -> None:
