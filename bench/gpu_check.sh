@@ -6,8 +6,13 @@
 #    per training step: training/prefill/decode tokens/s, peak memory and MFU against the bf16 matmul
 #    peak measured in the same run, SymbolicLight fast and oracle beside the matched GPT-2; then the
 #    fp32 fast-vs-oracle check on the GPU (exit 1 if it fails).
-# It needs only python3 with torch (CUDA), triton, pyyaml and pytest: the package is put on the path
-# from this checkout, nothing is installed or downloaded. About 3–5 minutes on one H200.
+# 3. with SHARDS=<a shards artifact dir>: a real Lightning training run of TRAIN_CONFIG (default 194m,
+#    vocabulary from the shards, bf16-mixed, no accumulation) for 40 steps, and the same run stopped
+#    at 20 and resumed; bench/train_resume_check.py compares them (losses, tokens/s, MFU, memory).
+# Steps 1–2 need only python3 with torch (CUDA), triton, pyyaml and pytest: the package is put on the
+# path from this checkout, nothing is downloaded. About 3–5 minutes on one H200; step 3 adds 2–4.
+# Step 3 also needs orjson and zstandard: carry their cp312 wheels in .whl/ (see the device notes),
+# and the shards with them, e.g. carry [".whl", "work/shards/<version>"] and SHARDS=work/shards/<version>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT_DIR=${OUT:-bench/results}
@@ -29,3 +34,21 @@ export PYTHONPATH="$pkg${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 HF_HUB_OF
 "$PY" bench/model_throughput.py --device "${DEVICE:-cuda}" --configs "${CONFIGS:-125m}" \
     --contexts "${CONTEXTS:-512,2048}" --train-tokens "${TRAIN_TOKENS:-32768}" --repeats 5 --oracle-repeats 2 --check \
     --json "$OUT_DIR/model_throughput_cuda.json" 2>&1 | tee "$OUT_DIR/model_throughput_cuda.log"
+
+if [ -n "${SHARDS:-}" ]; then
+  if compgen -G ".whl/*.whl" > /dev/null; then
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
+    export PYTHONPATH="$PYTHONPATH:/tmp/site"
+  fi
+  runs=$(mktemp -d)
+  train=("$PY" -m symboliclight.dags.cli train --config "${TRAIN_CONFIG:-194m}" --shards "$SHARDS"
+         --set model.vocab_from_shards=true trainer.accumulate_grad_batches=1 trainer.val_every_n_steps=20
+         trainer.ckpt_every_n_steps=20 trainer.log_every_n_steps=5 trainer.keep_last_k=1
+         trainer.progress_bar=false data.num_workers=2 schedule.warmup_steps=10 schedule.decay_steps=40
+         ${TRAIN_SET:-})
+  { "${train[@]}" --max-steps 40 --out "$runs/full"
+    "${train[@]}" --max-steps 20 --out "$runs/resumed"
+    "${train[@]}" --max-steps 40 --out "$runs/resumed" --resume
+  } 2>&1 | tee "$OUT_DIR/train.log"
+  "$PY" bench/train_resume_check.py "$runs/full" "$runs/resumed" --json "$OUT_DIR/train_resume_check.json"
+fi

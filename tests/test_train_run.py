@@ -196,3 +196,18 @@ def test_resume_inside_a_logging_window_logs_the_uninterrupted_mean(shards, tmp_
     state = load_checkpoint_file(tmp_path / "cut" / "step-00000002.ckpt")["callbacks"]
     assert any(len(v.get("losses", [])) == 2 for v in state.values())  # steps 1 and 2 of the window
     torch.load(tmp_path / "cut" / "step-00000002.ckpt", weights_only=True, map_location="cpu")
+
+
+def test_train_resume_check_compares_runs(full_run, tmp_path):
+    """bench/train_resume_check.py (the GPU check's resume report) on real runs: a run against itself
+    is identical; against a shorter run, only the shared steps are compared."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "train_resume_check.py"
+    spec = importlib.util.spec_from_file_location("train_resume_check", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    same = module.compare(full_run, full_run)
+    assert same["identical"] and same["steps_compared"] == list(range(1, 9)) and same["max_abs_loss_diff"] == 0
+    assert same["params"] > 0 and same["tokens_per_s"]
+    assert module.main([str(full_run), str(tmp_path), "--json", str(tmp_path / "r.json")]) == 1  # nothing shared
