@@ -28,7 +28,7 @@ export PYTHONPATH="$pkg${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 HF_HUB_OF
              torch.cuda.get_device_name() if torch.cuda.is_available() else 'no cuda')"
 } 2>&1 | tee "$OUT_DIR/gpu_env.txt"
 
-"$PY" -m pytest -q -p no:cacheprovider tests/test_triton_lif.py 2>&1 | tee "$OUT_DIR/gpu_tests.log"
+"$PY" -m pytest -q tests/test_triton_lif.py 2>&1 | tee "$OUT_DIR/gpu_tests.log"
 
 # DEVICE/CONFIGS/CONTEXTS/TRAIN_TOKENS only for a dry run of this script on a CPU
 "$PY" bench/model_throughput.py --device "${DEVICE:-cuda}" --configs "${CONFIGS:-125m}" \
