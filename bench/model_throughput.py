@@ -11,12 +11,15 @@ For each model config and context length, in the same process and interleaved ro
   the RSS before it, in a fresh subprocess with the model and inputs already built, so it counts
   activations, gradients and workspace; on CUDA `max_memory_allocated` above the allocation before.
 
-Models: `symboliclight-fast` (`impl=fast`: native LIF scan, native decay scan, fused QKV + RoPE +
-blockwise attention over strided key spans or, for small windows, the direct native local attention,
-fused gate mix and spike counts, ring-buffer decoding cache and the fused one-call decoding step), `symboliclight-oracle` (`impl=oracle`, the Python LIF loop, S×S decay convolution and
-dense-mask attention) and `gpt2` built by `matched_gpt2_config`
-(same width and vocabulary, depth chosen to match parameters within `--match-tolerance`). Dropout
-is a recipe choice, not an architecture one: both networks run with `--dropout` (default 0).
+Models: `symboliclight-fast` (`impl=fast`: native LIF scan (Triton on CUDA), native decay scan,
+fused QKV + RoPE + blockwise attention over strided key spans or, for small windows, the direct
+native local attention, fused gate mix and spike counts, ring-buffer decoding cache and the fused
+one-call decoding step), `symboliclight-oracle` (`impl=oracle`, the Python LIF loop, S×S decay
+convolution and dense-mask attention) and `gpt2` built by `matched_gpt2_config` (same width and
+vocabulary, depth chosen to match parameters within `--match-tolerance`, else the closest, with a
+warning: at `tiny`, GPT-2's 2048-position table alone is 80% of SymbolicLight's parameters). Rows
+carry model FLOPs per trained token, and on CUDA the MFU. Dropout is a recipe choice, not an
+architecture one: both networks run with `--dropout` (default 0).
 
 Configs: `tiny` (the shipped toy), `20m` (~20.5M: width 384, 7 layers, F 1536, vocabulary 8192,
 window 256) and `125m` (~125M, for a GPU). `--ffn-crossover` times the FFN down projection as a
@@ -186,6 +189,11 @@ def bench_preset(preset: str, args: argparse.Namespace, device: torch.device) ->
     for name in names:
         torch.manual_seed(0)
         models[name] = build_model(cfgs[name]).to(device)
+    if "gpt2" in models and "symboliclight-fast" in models:
+        ratio = count_params(models["gpt2"]) / count_params(models["symboliclight-fast"])
+        if abs(ratio - 1) > args.match_tolerance:  # e.g. tiny: GPT-2's position table alone is most of it
+            print(f"  {preset}: no GPT-2 of this width is within {args.match_tolerance:.0%} of SymbolicLight's "
+                  f"parameters; the closest has {ratio:.2f}x (compare FLOPs per token too)", file=sys.stderr)
     times: dict[tuple[str, int, str], list[float]] = {}
     inputs = {}
     for context in args.context_list:
