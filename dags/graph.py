@@ -22,7 +22,7 @@ from typing import Any, Literal
 from symboliclight.pipeline.artifacts import MANIFEST, Artifact, artifact_dir, resolve
 from symboliclight.pipeline.errors import UserError
 from symboliclight.pipeline.hashing import version_id
-from symboliclight.pipeline.typed_config import from_dict, identity, load_yaml, to_dict
+from symboliclight.pipeline.typed_config import from_dict, identity, load_yaml
 
 from .run_config import RunConfig, deep_merge
 
@@ -202,9 +202,9 @@ def _shards_node(corpus: str, cfg: RunConfig) -> Node:
 
 
 def train_identity(train_cfg: Any) -> dict[str, Any]:
-    """The training config minus what the graph supplies (the shards, as a parent version) and the
-    run's name (the run directory carries the version)."""
-    d = to_dict(train_cfg)
+    """The training config minus what the graph supplies (the shards, as a parent version), the
+    run's name (the run directory carries the version) and its cosmetic (`speed_only`) settings."""
+    d = identity(train_cfg)
     d["data"] = {**d["data"], "shards": None}
     d.pop("name")
     return d

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import resource
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -509,6 +510,32 @@ class LossSpikeGuard(pl.Callback):
                 cb.skip_final = True
 
 
+class ProgressLines(pl.Callback):
+    """Without the tqdm bar (logs, batch jobs): `lines` one-line reports spread over the run, each
+    with the step, the module's essentials (loss, lr, tok/s, sparsity) and the time left."""
+
+    def __init__(self, lines: int) -> None:
+        self.lines = lines
+        self._t0 = 0.0
+        self._step0 = 0
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: LanguageModelModule) -> None:
+        self._t0, self._step0 = time.perf_counter(), trainer.global_step
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: LanguageModelModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        step, total = trainer.global_step, trainer.max_steps
+        every = max(1, -(-total // self.lines))
+        if step == getattr(self, "_last", None) or (step % every and step != total) or not trainer.is_global_zero:
+            return
+        self._last = step
+        done = step - self._step0
+        left = (time.perf_counter() - self._t0) / done * (total - step) if done > 0 else float("nan")
+        info = "  ".join(f"{k} {v}" for k, v in getattr(pl_module, "progress", {}).items())
+        eta = f"{int(left // 60)}m{int(left % 60):02d}s" if math.isfinite(left) else "?"
+        print(f"train: step {step}/{total} ({step / total:.0%})  {info}  eta {eta}", file=sys.stderr, flush=True)
+
+
 class EssentialsProgressBar(TQDMProgressBar):
     """The tqdm bar with the essentials the module gathers (loss, lr, tok/s, sparsity)."""
 
@@ -520,5 +547,5 @@ class EssentialsProgressBar(TQDMProgressBar):
 
 
 __all__ = ["HEADLINE_SITES", "DENSE_PEAK_TFLOPS", "TrainMetrics", "SparsityMonitor", "NonFiniteGuard",
-           "LossSpikeGuard", "EssentialsProgressBar", "NeuronSparsityMeter", "device_peak_flops",
+           "LossSpikeGuard", "EssentialsProgressBar", "ProgressLines", "NeuronSparsityMeter", "device_peak_flops",
            "measure_flops_per_token", "log_metrics"]

@@ -40,6 +40,7 @@ from .callbacks import (
     EssentialsProgressBar,
     LossSpikeGuard,
     NonFiniteGuard,
+    ProgressLines,
     SparsityMonitor,
     TrainMetrics,
     analytic_flops_per_token,
@@ -491,7 +492,10 @@ def run_fit(plan: RunPlan, *, report: bool = True) -> dict[str, Any]:
         callbacks += [guard] if guard else []
         callbacks += [TrainMetrics(t.log_every_n_steps, t.peak_tflops), sparsity,
                       StepCheckpoint(run_dir, t.ckpt_every_n_steps, t.keep_last_k)]
-        callbacks += [EssentialsProgressBar(refresh_rate=1)] if t.progress_bar else []
+        if t.progress_bar:
+            callbacks.append(EssentialsProgressBar(refresh_rate=1))
+        elif t.progress_lines:
+            callbacks.append(ProgressLines(t.progress_lines))
         trainer = build_trainer(cfg, run_dir, callbacks, _val_batches(dm, world))
         trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
         if guard is None or guard.triggered is None:

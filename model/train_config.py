@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from symboliclight.pipeline.errors import UserError
 from symboliclight.pipeline.recipe import shipped_config
-from symboliclight.pipeline.typed_config import apply_overrides, from_dict, load_yaml, to_dict
+from symboliclight.pipeline.typed_config import apply_overrides, from_dict, load_yaml, speed_only, to_dict
 
 from .data_config import DataConfig
 from .optim_config import OptimConfig, ScheduleConfig
@@ -91,7 +91,8 @@ class TrainerSection:
     sparsity_logging: bool = True  # count spikes during training (per layer/site, dead/always-on)
     peak_tflops: float | None = None  # per-device dense peak for MFU; null: look the device up
     max_skipped_steps: int = 20  # consecutive non-finite steps before the run stops with an error
-    progress_bar: bool = True
+    progress_bar: bool = speed_only(True)  # the tqdm bar (cosmetic: not part of the run's version)
+    progress_lines: int = speed_only(10)  # without the bar: this many one-line progress reports per run
     threads: int | None = None  # torch intra-op threads per process (null: torch's default)
     matmul_precision: Literal["highest", "high", "medium"] = "high"
     compile: bool = False  # torch.compile the network
@@ -100,7 +101,7 @@ class TrainerSection:
         for name in ("max_steps", "accumulate_grad_batches", "num_nodes", "log_every_n_steps"):
             if getattr(self, name) < 1:
                 raise UserError(f"trainer.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("val_every_n_steps", "ckpt_every_n_steps", "keep_last_k", "max_skipped_steps"):
+        for name in ("val_every_n_steps", "ckpt_every_n_steps", "keep_last_k", "max_skipped_steps", "progress_lines"):
             if getattr(self, name) < 0:
                 raise UserError(f"trainer.{name} must be >= 0, got {getattr(self, name)}")
         if isinstance(self.devices, str) and self.devices != "auto":

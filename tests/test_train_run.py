@@ -211,3 +211,21 @@ def test_train_resume_check_compares_runs(full_run, tmp_path):
     assert same["identical"] and same["steps_compared"] == list(range(1, 9)) and same["max_abs_loss_diff"] == 0
     assert same["params"] > 0 and same["tokens_per_s"]
     assert module.main([str(full_run), str(tmp_path), "--json", str(tmp_path / "r.json")]) == 1  # nothing shared
+
+
+def test_progress_lines_without_the_bar(shards, tmp_path, capsys):
+    """With the bar off, the run prints `progress_lines` one-line reports, the last at max_steps."""
+    cfg = small_config(shards, "trainer.max_steps=8", "trainer.progress_lines=4", "trainer.val_every_n_steps=0")
+    run_fit(prepare_run(cfg, out=tmp_path), report=False)
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("train: step")]
+    assert [ln.split()[2] for ln in lines] == ["2/8", "4/8", "6/8", "8/8"]
+    assert all("loss" in ln and "tok/s" in ln and "eta" in ln for ln in lines)
+
+
+def test_cosmetic_trainer_settings_keep_the_run_version(shards):
+    """The progress display is not part of a run's identity; a real setting is."""
+    from symboliclight.dags.graph import train_identity
+
+    base = train_identity(small_config(shards))
+    assert train_identity(small_config(shards, "trainer.progress_bar=true", "trainer.progress_lines=3")) == base
+    assert train_identity(small_config(shards, "trainer.max_steps=9")) != base
