@@ -9,10 +9,11 @@
 # 3. with SHARDS=<a shards artifact dir>: a real Lightning training run of TRAIN_CONFIG (default 194m,
 #    vocabulary from the shards, bf16-mixed, no accumulation) for 40 steps, and the same run stopped
 #    at 20 and resumed; bench/train_resume_check.py compares them (losses, tokens/s, MFU, memory).
-# Steps 1–2 need only python3 with torch (CUDA), triton, pyyaml and pytest: the package is put on the
-# path from this checkout, nothing is downloaded. About 3–5 minutes on one H200; step 3 adds 2–4.
-# Step 3 also needs orjson and zstandard: carry their cp312 wheels in .whl/ (see the device notes),
-# and the shards with them, e.g. carry [".whl", "work/shards/<version>"] and SHARDS=work/shards/<version>.
+# It needs only python3 with torch (CUDA), triton, lightning, pyyaml and pytest, as the device image
+# has them: the package is put on the path from this checkout, nothing is installed or downloaded.
+# About 3–5 minutes on one H200; step 3 adds 2–4.
+# For step 3 carry the shards (git ignores work/), e.g. carry ["work/shards/<version>"] and
+# SHARDS=work/shards/<version>; `symboliclight run` here makes them (20 MB for the default sample).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT_DIR=${OUT:-bench/results}
@@ -36,12 +37,9 @@ export PYTHONPATH="$pkg${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 HF_HUB_OF
     --json "$OUT_DIR/model_throughput_cuda.json" 2>&1 | tee "$OUT_DIR/model_throughput_cuda.log"
 
 if [ -n "${SHARDS:-}" ]; then
-  if compgen -G ".whl/*.whl" > /dev/null; then
-    "$PY" -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
-    export PYTHONPATH="$PYTHONPATH:/tmp/site"
-  fi
   runs=$(mktemp -d)
-  train=("$PY" -m symboliclight.dags.cli train --config "${TRAIN_CONFIG:-194m}" --shards "$SHARDS"
+  # the model layer's own entry point: the GPU image has no datatrove, orjson or zstandard
+  train=("$PY" -m symboliclight.model.train_cli --config "${TRAIN_CONFIG:-194m}" --shards "$SHARDS"
          --set model.vocab_from_shards=true trainer.accumulate_grad_batches=1 trainer.val_every_n_steps=20
          trainer.ckpt_every_n_steps=20 trainer.log_every_n_steps=5 trainer.keep_last_k=1
          trainer.progress_bar=false data.num_workers=2 schedule.warmup_steps=10 schedule.decay_steps=40

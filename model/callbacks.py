@@ -531,7 +531,7 @@ class ProgressLines(pl.Callback):
         self._last = step
         done = step - self._step0
         left = (time.perf_counter() - self._t0) / done * (total - step) if done > 0 else float("nan")
-        info = "  ".join(f"{k} {v}" for k, v in getattr(pl_module, "progress", {}).items())
+        info = "  ".join(f"{k} {v}" for k, v in getattr(pl_module, "progress", {}).items()) or "(not logged yet)"
         eta = f"{int(left // 60)}m{int(left % 60):02d}s" if math.isfinite(left) else "?"
         print(f"train: step {step}/{total} ({step / total:.0%})  {info}  eta {eta}", file=sys.stderr, flush=True)
 

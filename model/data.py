@@ -29,9 +29,9 @@ import lightning as L
 import numpy as np
 import torch
 from symboliclight.pipeline.artifacts import resolve
+from symboliclight.pipeline.bitmix import splitmix64
 from symboliclight.pipeline.errors import UserError
 from symboliclight.pipeline.recipe import Recipe, load_recipe
-from symboliclight.tokenizer.pack import splitmix64
 from symboliclight.tokenizer.shards import ShardSet, open_shards
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 

@@ -127,3 +127,27 @@ def _print_val(result: dict[str, float]) -> None:
 
 
 __all__ = ["register", "collect_overrides", "TrainConfig", "config_to_yaml"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m symboliclight.model.train_cli ARGS` is `symboliclight train ARGS` importing the model
+    layer alone: a GPU image without the data pipeline's packages (datatrove, orjson, zstandard) can
+    still train from existing shards."""
+    import sys
+
+    from symboliclight.pipeline.cli_options import apply_verbosity
+    from symboliclight.pipeline.errors import UserError
+
+    parser = argparse.ArgumentParser(prog="symboliclight")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["train", *(sys.argv[1:] if argv is None else argv)])
+    apply_verbosity(args)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -35,6 +35,7 @@ from symboliclight.pipeline.artifacts import (
     set_latest,
     write_manifest,
 )
+from symboliclight.pipeline.bitmix import splitmix64
 from symboliclight.pipeline.documents import Document
 from symboliclight.pipeline.errors import UserError
 from symboliclight.pipeline.hashing import sha256_file, version_id
@@ -123,14 +124,6 @@ def load_tokenizer(art: Artifact) -> TokenizerInfo:
 
 def _id_key(doc_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(doc_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
-
-
-def splitmix64(x: np.ndarray) -> np.ndarray:
-    """A stateless 64-bit mixer: a fixed, version-independent permutation of uint64 values."""
-    z = x.astype(_U64) + _U64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
-    return z ^ (z >> _U64(31))
 
 
 def corpus_inputs(corpus: Artifact) -> tuple[list[tuple[str, str, str]], str]:

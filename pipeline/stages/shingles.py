@@ -26,6 +26,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..bitmix import fmix64
+
 # Code point ranges whose characters are units on their own (no spaces between words in the script).
 SINGLE_CHAR_RANGES: tuple[tuple[int, int], ...] = (
     (0x3005, 0x3007),  # 々 〆 〇
@@ -87,15 +89,6 @@ def _powers(length: int) -> np.ndarray:
     return np.cumprod(p, dtype=np.uint64)  # wraps mod 2**64, as intended
 
 
-def _fmix64(x: np.ndarray) -> np.ndarray:
-    """The splitmix64 finaliser: spreads every input bit over the whole word (vectorised)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
 def unit_hashes(text: str) -> np.ndarray:
     """64-bit hashes of the text's units, in order (vectorised over code points)."""
     norm = normalize_for_shingles(text)
@@ -120,7 +113,7 @@ def unit_hashes(text: str) -> np.ndarray:
         contrib = (cps[kept].astype(np.uint64) + np.uint64(1)) * powers[offset]
         raw = np.add.reduceat(contrib, starts)
         lengths = np.diff(np.append(starts, kept.size)).astype(np.uint64)
-        return _fmix64(raw + lengths * np.uint64(_LEN_MIX))
+        return fmix64(raw + lengths * np.uint64(_LEN_MIX))
 
 
 def _pow_len(needed: int) -> int:
@@ -141,7 +134,7 @@ def shingle_hashes(units: np.ndarray, n: int) -> np.ndarray:
     with np.errstate(over="ignore"):
         for k in range(n):
             acc += units[k : k + count] * np.uint64(_POS_MULT[k])
-        return _fmix64(acc + np.uint64(n))
+        return fmix64(acc + np.uint64(n))
 
 
 def shingles(text: str, n: int) -> np.ndarray:
