@@ -7,13 +7,11 @@ Each layer exposes `register(subparsers)` for its own subcommands; this top laye
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
 
-from symboliclight.pipeline.cli_options import apply_verbosity
-from symboliclight.pipeline.errors import UserError
+from symboliclight.pipeline.cli_options import run_command
 
 Registrar = Callable[[argparse._SubParsersAction], None]
 
@@ -53,20 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    apply_verbosity(args)
-    try:
-        return int(args.func(args) or 0)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # output piped into `head` and the like: stop quietly, as cat does
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+    return run_command(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -135,18 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     still train from existing shards."""
     import sys
 
-    from symboliclight.pipeline.cli_options import apply_verbosity
-    from symboliclight.pipeline.errors import UserError
+    from symboliclight.pipeline.cli_options import run_command
 
     parser = argparse.ArgumentParser(prog="symboliclight")
     register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["train", *(sys.argv[1:] if argv is None else argv)])
-    apply_verbosity(args)
-    try:
-        return int(args.func(args) or 0)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run_command(parser.parse_args(["train", *(sys.argv[1:] if argv is None else argv)]))
 
 
 if __name__ == "__main__":
