@@ -179,3 +179,31 @@ def test_datatrove_console_level(tmp_path, verbose):
     logs = sorted((tmp_path / "work").glob("corpus/*/_datatrove/*/logs/task_*.log"))
     assert len(logs) == 2
     assert all("Processing done for rank=" in p.read_text() for p in logs)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_merge_zstd_bytes_do_not_depend_on_threads_or_chunking(threads):
+    """The merge compresses with zstd's multi-threaded mode (`parts.MERGE_ZSTD_THREADS`); its bytes
+    must not depend on the machine's core count or on how lines arrive, or outputs would differ
+    between machines. Checked on real corpus text, larger than one zstd job."""
+    import io
+
+    import zstandard
+    from symboliclight.pipeline.stages import parts
+
+    text = "".join(english_docs())
+    data = text.encode("utf-8")
+    assert len(data) > 8 << 20  # several of zstd's multi-threaded jobs at level 3
+
+    def compress(workers: int, step: int) -> bytes:
+        buf = io.BytesIO()
+        w = zstandard.ZstdCompressor(level=parts.ZSTD_LEVEL, threads=workers).stream_writer(buf, closefd=False)
+        for i in range(0, len(data), step):
+            w.write(data[i:i + step])
+        w.flush(zstandard.FLUSH_FRAME)
+        w.close()
+        return buf.getvalue()
+
+    one = compress(1, 1 << 16)
+    assert compress(threads, 4093) == one
+    assert compress(parts.MERGE_ZSTD_THREADS, 1 << 20) == one

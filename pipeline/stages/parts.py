@@ -335,6 +335,12 @@ def _tagged(rank: int, part: Path) -> Iterator[tuple[tuple[int, int], int, dict[
         yield key, rank, rec
 
 
+# The merge is the one serial step of a stage, so it compresses on every core: zstd's multi-threaded
+# mode writes the same bytes for any worker count >= 1 and any input chunking (test_merge_zstd_bytes),
+# so outputs stay byte-identical across machines.
+MERGE_ZSTD_THREADS = -1
+
+
 class _Writers:
     """Lazily opened deterministic zstd writers, one per output path."""
 
@@ -347,7 +353,8 @@ class _Writers:
             path = self.root / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             raw = open(path.with_name(path.name + ".tmp"), "wb")
-            self.open[rel] = (raw, zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=0).stream_writer(raw, closefd=False))
+            self.open[rel] = (raw, zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=MERGE_ZSTD_THREADS)
+                              .stream_writer(raw, closefd=False))
         self.open[rel][1].write(line)
 
     def close(self) -> list[Path]:
@@ -359,6 +366,7 @@ class _Writers:
             path = self.root / rel
             os.replace(path.with_name(path.name + ".tmp"), path)
             paths.append(path)
+        self.open.clear()  # frees the compressors and their threads before anything forks
         return paths
 
     def abort(self) -> None:
