@@ -144,6 +144,15 @@ static void lbpad_##SFX(T* x, int64_t n, int64_t W, int64_t S, int64_t L) {     
     for (int64_t i = 0; i < W; ++i) x[c * L + i] = 0;                                        \
     for (int64_t i = W + S; i < L; ++i) x[c * L + i] = 0;                                    \
   }                                                                                          \
+}                                                                                            \
+/* x·y over one query tile at i0, per diagonal dl = 0..W (key i - dl), then against the A       \
+   anchors: out [(W + 1 + A) * LB_TILE] (scores q·k forward, dP = dO·v backward). */           \
+static void lbwin_##SFX(const T* x, const T* y, int64_t L, int64_t d, int64_t W, int64_t A,  \
+                        int64_t i0, T* out) {                                                 \
+  for (int64_t dl = 0; dl <= W; ++dl)                                                        \
+    lbdot_##SFX(x + W + i0, L, y + W + i0 - dl, L, d, 0, 0, out + dl * LB_TILE);             \
+  for (int64_t an = 0; an < A; ++an)                                                         \
+    lbdot_##SFX(x + W + i0, L, y + W + an, L, d, 1, 0, out + (W + 1 + an) * LB_TILE);        \
 }
 
 /* Forward. qkv [B, S, 3D] (D = H*d, before RoPE); cos/sin [S, d/2] or NULL; active [B, S] bytes.
@@ -178,10 +187,7 @@ void lattn_##SFX(const T* qkv, int64_t B, int64_t S, int64_t H, int64_t d, const
     for (int64_t kk = 0; kk < K; ++kk)                                                       \
       for (int64_t i = Sr; i < Ls; ++i) p[kk * Ls + i] = 0;                                  \
     for (int64_t i0 = 0; i0 < Sr; i0 += LB_TILE) {                                           \
-      for (int64_t dl = 0; dl <= W; ++dl)                                                    \
-        lbdot_##SFX(q + W + i0, L, k + W + i0 - dl, L, d, 0, 0, sc + dl * LB_TILE);          \
-      for (int64_t an = 0; an < A; ++an)                                                     \
-        lbdot_##SFX(q + W + i0, L, k + W + an, L, d, 1, 0, sc + (W + 1 + an) * LB_TILE);     \
+      lbwin_##SFX(q, k, L, d, W, A, i0, sc);                                                  \
       T mx[LB_TILE], sum[LB_TILE];                                                           \
       for (int t = 0; t < LB_TILE; ++t) { mx[t] = -INFINITY; sum[t] = 0; }                   \
       for (int64_t dl = 0; dl <= W; ++dl) {                                                  \
@@ -254,10 +260,7 @@ void lattnbwd_##SFX(const T* g, const T* qT, const T* kT, const T* vT, const T* 
     for (int64_t kk = 0; kk < K; ++kk)                                                       \
       for (int64_t i = Sr; i < Ls; ++i) ds[kk * Ls + i] = 0;                                 \
     for (int64_t i0 = 0; i0 < Sr; i0 += LB_TILE) {                                           \
-      for (int64_t dl = 0; dl <= W; ++dl)                                                    \
-        lbdot_##SFX(go + W + i0, L, v + W + i0 - dl, L, d, 0, 0, dp + dl * LB_TILE);         \
-      for (int64_t an = 0; an < A; ++an)                                                     \
-        lbdot_##SFX(go + W + i0, L, v + W + an, L, d, 1, 0, dp + (W + 1 + an) * LB_TILE);    \
+      lbwin_##SFX(go, v, L, d, W, A, i0, dp);                                                 \
       T di[LB_TILE];                                                                         \
       for (int t = 0; t < LB_TILE; ++t) di[t] = 0;                                           \
       for (int64_t kk = 0; kk < K; ++kk) {                                                   \
