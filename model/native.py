@@ -41,7 +41,7 @@ import subprocess
 import torch
 from torch import Tensor
 
-from ..pipeline.native_build import build_library, build_or_warn, native_disabled
+from ..pipeline.native_build import LazyLibrary, build_library
 from .csrc_decode import SOURCE as _DECODE_SOURCE
 from .csrc_local_attention import SOURCE as _LOCAL_ATTENTION_SOURCE
 from .csrc_loss import SOURCE as _LOSS_SOURCE
@@ -397,9 +397,6 @@ _SOURCE = _CORE_SOURCE + _LOCAL_ATTENTION_SOURCE + _LOSS_SOURCE + _DECODE_SOURCE
 _FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-shared", "-fPIC", "-std=c99")
 _I64, _PTR = ctypes.c_int64, ctypes.c_void_p
 
-_lib: ctypes.CDLL | None = None
-_tried = False
-
 
 def _compile() -> ctypes.CDLL:
     """With OpenMP where the compiler has it (the direct attention kernel runs its (sequence, head)
@@ -458,15 +455,12 @@ def _build() -> ctypes.CDLL:
     return lib
 
 
+_LIBRARY = LazyLibrary(_build, "the PyTorch fallback for the spiking kernels")
+
+
 def kernels() -> ctypes.CDLL | None:
     """The compiled library, or None when native kernels are unavailable or disabled."""
-    global _lib, _tried
-    if native_disabled():
-        return None
-    if not _tried:
-        _tried = True
-        _lib = build_or_warn(_build, "the PyTorch fallback for the spiking kernels")
-    return _lib
+    return _LIBRARY.get()
 
 
 def usable(*tensors: Tensor, dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.float64)) -> bool:

@@ -83,6 +83,25 @@ def build_library(name: str, source: str, flags: tuple[str, ...] = DEFAULT_FLAGS
     return ctypes.CDLL(str(target))
 
 
+class LazyLibrary:
+    """A native library built (or loaded from the cache) on first use, once per process: `get()`
+    is the library, or None when native code is switched off or could not be built (then after one
+    warning naming `fallback`, the path the callers take instead)."""
+
+    def __init__(self, build: Callable[[], ctypes.CDLL], fallback: str) -> None:
+        self.build, self.fallback = build, fallback
+        self._lib: ctypes.CDLL | None = None
+        self._tried = False
+
+    def get(self) -> ctypes.CDLL | None:
+        if native_disabled():
+            return None
+        if not self._tried:
+            self._tried = True
+            self._lib = build_or_warn(self.build, self.fallback)
+        return self._lib
+
+
 def build_or_warn(build: Callable[[], ctypes.CDLL], fallback: str) -> ctypes.CDLL | None:
     """`build()`, or None after a warning that `fallback` is used instead, when there is no
     compiler or the build fails (callers cache the result, so the warning comes once)."""

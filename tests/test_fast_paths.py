@@ -32,6 +32,7 @@ from symboliclight.model.spike_kernels import (
     spike_fast_counted,
 )
 from symboliclight.model.spiking import lif_scan, spike
+from symboliclight.pipeline.native_build import LazyLibrary
 
 
 @pytest.fixture(params=["native", "fallback"])
@@ -358,8 +359,7 @@ def test_native_build_caches_and_falls_back(tmp_path, monkeypatch):
     # a broken compiler: kernels() warns once and returns None; the fast model still runs
     monkeypatch.setenv("SYMBOLICLIGHT_KERNEL_DIR", str(tmp_path / "other"))
     monkeypatch.setenv("CC", "/bin/false")
-    monkeypatch.setattr(native, "_lib", None)
-    monkeypatch.setattr(native, "_tried", False)
+    monkeypatch.setattr(native, "_LIBRARY", LazyLibrary(native._build, "the PyTorch fallback for the spiking kernels"))
     with pytest.warns(UserWarning, match="PyTorch fallback"):
         assert native.kernels() is None
     assert native.kernels() is None

@@ -22,7 +22,7 @@ import ctypes
 
 import numpy as np
 
-from ..native_build import build_library, build_or_warn, native_disabled
+from ..native_build import LazyLibrary, build_library
 
 _SOURCE = r"""
 #include <stdint.h>
@@ -735,8 +735,6 @@ int ngram_stats(const int64_t* ids, const int64_t* cum, const int64_t* bounds, i
 """
 
 _I64, _PTR = ctypes.c_int64, ctypes.c_void_p
-_lib: ctypes.CDLL | None = None
-_tried = False
 
 _SIGNATURES = {
     "ct_new": ([], _PTR), "ct_free": ([_PTR], None), "ct_clear": ([_PTR], None), "ct_count": ([_PTR], _I64),
@@ -756,13 +754,7 @@ _SIGNATURES = {
 def library() -> ctypes.CDLL | None:
     """The compiled loops, or None without a compiler or with `SYMBOLICLIGHT_NO_NATIVE=1` (the
     callers then take their Python path; a failed build warns once)."""
-    global _lib, _tried
-    if native_disabled():
-        return None
-    if not _tried:
-        _tried = True
-        _lib = build_or_warn(_build, "the Python path for the text loops")
-    return _lib
+    return _LIBRARY.get()
 
 
 def _build() -> ctypes.CDLL:
@@ -771,6 +763,9 @@ def _build() -> ctypes.CDLL:
         fn = getattr(lib, name)
         fn.argtypes, fn.restype = args, res
     return lib
+
+
+_LIBRARY = LazyLibrary(_build, "the Python path for the text loops")
 
 
 def _addr(a: np.ndarray) -> int:
